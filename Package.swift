@@ -1,0 +1,76 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// The layout of the targets is the architecture:
+//   PostgresWire     wire format (frames, the few messages the proxy decodes or writes itself)
+//   SchemaRouting    the rewriter: libpg_query + mapping table + prefilter + cache
+//   ProxyAuth        SCRAM-SHA-256 / md5 for both sides of the proxy, verifiers
+//   ProxyConfig      YAML config, validation, durations, ${ENV}
+//   ConnectionPool   per-service pool state machine (no NIO)
+//   ProxySession     client and server connection state machines (no sockets)
+//   ProxyServer      the NIO shell: listeners, handlers, metrics HTTP, admin console, reload
+//   schemaproxy      the command line
+let package = Package(
+    name: "schemaproxy",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "schemaproxy", targets: ["schemaproxy"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "5.0.1"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+    ],
+    targets: [
+        .systemLibrary(name: "CPgQuery"),
+        .target(
+            name: "PostgresWire",
+            dependencies: [.product(name: "NIOCore", package: "swift-nio")]
+        ),
+        .target(name: "SchemaRouting", dependencies: ["CPgQuery"]),
+        .target(name: "ProxyAuth", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
+        .target(name: "ProxyConfig", dependencies: ["Yams"]),
+        .target(name: "ConnectionPool"),
+        .target(
+            name: "ProxySession",
+            dependencies: ["PostgresWire", "ProxyAuth", .product(name: "NIOCore", package: "swift-nio")]
+        ),
+        .target(
+            name: "ProxyServer",
+            dependencies: [
+                "PostgresWire", "SchemaRouting", "ProxyAuth", "ProxyConfig", "ConnectionPool", "ProxySession",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .executableTarget(
+            name: "schemaproxy",
+            dependencies: [
+                "ProxyServer", "ProxyConfig", "ProxyAuth", "SchemaRouting",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(name: "RewriteBenchmark", dependencies: ["SchemaRouting"], path: "benchmarks/RewriteBenchmark"),
+
+        .testTarget(
+            name: "PostgresWireTests",
+            dependencies: ["PostgresWire", .product(name: "NIOCore", package: "swift-nio")]
+        ),
+        .testTarget(name: "SchemaRoutingTests", dependencies: ["SchemaRouting"]),
+        .testTarget(name: "ProxyAuthTests", dependencies: ["ProxyAuth"]),
+        .testTarget(name: "ProxyConfigTests", dependencies: ["ProxyConfig"]),
+        .testTarget(name: "ConnectionPoolTests", dependencies: ["ConnectionPool"]),
+        .testTarget(
+            name: "ProxySessionTests",
+            dependencies: ["ProxySession", "PostgresWire", .product(name: "NIOCore", package: "swift-nio")]
+        ),
+    ]
+)

@@ -1,0 +1,4 @@
+import Testing
+@testable import ConnectionPool
+
+@Test func targetLinks() {}

@@ -1,0 +1,4 @@
+import Testing
+@testable import PostgresWire
+
+@Test func targetLinks() {}

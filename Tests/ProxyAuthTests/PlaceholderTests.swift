@@ -1,0 +1,4 @@
+import Testing
+@testable import ProxyAuth
+
+@Test func targetLinks() {}

@@ -1,0 +1,4 @@
+import Testing
+@testable import ProxyConfig
+
+@Test func targetLinks() {}

@@ -1,0 +1,4 @@
+import Testing
+@testable import ProxySession
+
+@Test func targetLinks() {}

@@ -1,0 +1,4 @@
+import Testing
+@testable import SchemaRouting
+
+@Test func targetLinks() {}
