@@ -1,0 +1,329 @@
+/// The pool of server connections of one service, as a value type: events in, actions out.
+///
+/// Invariants: `leased + idle + connecting <= maxConnections` (the hard bound users configure);
+/// waiters are served first in, first out; a connection is in exactly one of the states below.
+/// Time is passed in as nanoseconds of a monotonic clock so tests can move it by hand.
+///
+/// Each connection lives on one event loop and is only ever lent to clients of that loop, so a client and
+/// its server connection never need a thread hop. The bound is global: when a client on one loop waits
+/// while the pool is full of idle connections of another loop, one of those is closed and a new one opened.
+public struct PoolStateMachine: Sendable {
+    public typealias ConnectionID = Int
+    public typealias WaiterID = Int
+
+    enum ConnectionState: Sendable, Equatable {
+        case connecting
+        case idle(since: UInt64)
+        case leased
+        case closing
+    }
+
+    struct Connection: Sendable {
+        var state: ConnectionState
+        var createdAt: UInt64
+        var generation: Int
+        /// The event loop the connection lives on, so a client can be given one on its own loop.
+        var loop: Int
+    }
+
+    struct Waiter: Sendable {
+        var id: WaiterID
+        var deadline: UInt64
+        var loop: Int
+    }
+
+    public private(set) var configuration: PoolConfiguration
+    private var connections: [ConnectionID: Connection] = [:]
+    /// Idle connections, most recently used last (LIFO keeps the warm ones busy and lets the rest time out).
+    private var idle: [ConnectionID] = []
+    private var waiters = FIFOQueue<Waiter>()
+    private var leasedCount = 0
+    private var connectingCount = 0
+    /// Closing connections still hold a server backend, so they count against the bound until closed.
+    private var closingCount = 0
+    private var nextConnectionID = 1
+    private var generation = 0
+    private var isClosed = false
+
+    private var consecutiveFailures = 0
+    private var lastConnectError = ""
+    /// While set, no new connection is opened before this time (backoff after a failed attempt).
+    private var retryNotBefore: UInt64 = 0
+    private var random: SplitMix64
+
+    public init(configuration: PoolConfiguration, seed: UInt64 = 0x5EED) {
+        self.configuration = configuration
+        self.random = SplitMix64(seed: seed)
+    }
+
+    public var statistics: PoolStatistics {
+        PoolStatistics(
+            idle: self.idle.count, leased: self.leasedCount, connecting: self.connectingCount, closing: self.closingCount,
+            waiting: self.waiters.count, consecutiveConnectFailures: self.consecutiveFailures
+        )
+    }
+
+    private var total: Int { self.idle.count + self.leasedCount + self.connectingCount + self.closingCount }
+
+    // MARK: Checkout and release (the hot path)
+
+    public enum CheckoutResult: Sendable, Equatable {
+        case leased(ConnectionID)
+        /// The client waits; the owner opens `open` and closes `close` when they are set.
+        case queued(open: ConnectionID?, close: ConnectionID?)
+        case failed(PoolError)
+    }
+
+    /// A client asks for a server connection. `loop` names the client's event loop (affinity).
+    public mutating func checkout(waiter: WaiterID, loop: Int, now: UInt64) -> CheckoutResult {
+        if self.isClosed { return .failed(.poolClosed) }
+        if self.waiters.isEmpty, let id = self.popIdle(on: loop) {
+            self.connections[id]!.state = .leased
+            self.leasedCount += 1
+            return .leased(id)
+        }
+        let deadline = self.configuration.checkoutTimeout == 0 ? UInt64.max : now &+ self.configuration.checkoutTimeout
+        self.waiters.append(Waiter(id: waiter, deadline: deadline, loop: loop))
+        if let open = self.openIfNeeded(now: now, loop: loop) { return .queued(open: open, close: nil) }
+        // Full, but idle connections sit on other loops: trade one for a connection on this loop.
+        if let other = self.idle.first, self.total >= self.configuration.maxConnections {
+            self.idle.removeFirst()
+            self.connections[other]!.state = .closing
+            self.closingCount += 1
+            return .queued(open: nil, close: other)  // its place opens when it has closed
+        }
+        return .queued(open: nil, close: nil)
+    }
+
+    public enum ReleaseResult: Sendable, Equatable {
+        case parked
+        case lease(ConnectionID, to: WaiterID)
+        /// Close the connection; if `open` is set, also open that one for the waiters.
+        case close(ConnectionID, open: ConnectionID?)
+    }
+
+    /// A client gives a connection back. `reusable` is false when its state is unknown (broken, mid-query).
+    public mutating func release(_ id: ConnectionID, reusable: Bool, now: UInt64) -> ReleaseResult {
+        guard var connection = self.connections[id], connection.state == .leased else {
+            preconditionFailure("release of connection \(id) that is not leased")
+        }
+        self.leasedCount -= 1
+        if !reusable || self.mustRetire(connection, now: now) || self.total >= self.configuration.maxConnections {
+            connection.state = .closing
+            self.closingCount += 1
+            self.connections[id] = connection
+            return .close(id, open: self.openIfNeeded(now: now, loop: connection.loop))
+        }
+        if let waiter = self.waiters.popFirst(where: { $0.loop == connection.loop }) {
+            self.leasedCount += 1
+            return .lease(id, to: waiter.id)
+        }
+        if !self.waiters.isEmpty, self.connectingCount < self.waiters.count {
+            // Only clients of other loops wait: give them this connection's place.
+            connection.state = .closing
+            self.closingCount += 1
+            self.connections[id] = connection
+            return .close(id, open: nil)  // connectionClosed opens one for the waiter
+        }
+        connection.state = .idle(since: now)
+        self.connections[id] = connection
+        self.idle.append(id)
+        return .parked
+    }
+
+    /// A waiting client gave up (disconnected). Returns whether it was still waiting.
+    public mutating func cancelWaiter(_ waiter: WaiterID) -> Bool {
+        !self.waiters.removeAll(where: { $0.id == waiter }).isEmpty
+    }
+
+    // MARK: Connection lifecycle events
+
+    public mutating func connectionOpened(_ id: ConnectionID, now: UInt64) -> PoolAction? {
+        guard var connection = self.connections[id], connection.state == .connecting else { return nil }
+        self.connectingCount -= 1
+        self.consecutiveFailures = 0
+        self.retryNotBefore = 0
+        if self.isClosed || connection.generation != self.generation {
+            connection.state = .closing
+            self.closingCount += 1
+            self.connections[id] = connection
+            return .closeConnection(id)
+        }
+        if let waiter = self.waiters.popFirst(where: { $0.loop == connection.loop }) {
+            connection.state = .leased
+            self.connections[id] = connection
+            self.leasedCount += 1
+            return .lease(id, to: waiter.id)
+        }
+        connection.state = .idle(since: now)
+        self.connections[id] = connection
+        self.idle.append(id)
+        return nil
+    }
+
+    /// Opening a connection failed. Backs off before the next attempt; after `retryAttempts` failures in a
+    /// row every waiting client is told the backend is unavailable.
+    public mutating func connectionFailed(_ id: ConnectionID, error: String, now: UInt64) -> [PoolAction] {
+        guard let connection = self.connections.removeValue(forKey: id), connection.state == .connecting else {
+            return []
+        }
+        self.connectingCount -= 1
+        self.consecutiveFailures += 1
+        self.lastConnectError = error
+        var actions: [PoolAction] = []
+        if self.consecutiveFailures >= self.configuration.retryAttempts {
+            let failure = PoolError.backendUnavailable(attempts: self.consecutiveFailures, lastError: error)
+            while let waiter = self.waiters.popFirst() {
+                actions.append(.failWaiter(waiter.id, failure))
+            }
+            // The next client starts a fresh round of attempts, at the slowest pace.
+            self.consecutiveFailures = 0
+            self.retryNotBefore = now &+ self.configuration.maxBackoff
+            return actions
+        }
+        self.retryNotBefore = now &+ self.backoff(afterFailures: self.consecutiveFailures)
+        return actions
+    }
+
+    /// A connection is gone (closed by us, by the server, or broken while idle or leased).
+    public mutating func connectionClosed(_ id: ConnectionID, now: UInt64) -> PoolAction? {
+        guard let connection = self.connections.removeValue(forKey: id) else { return nil }
+        switch connection.state {
+        case .idle: self.idle.removeAll(where: { $0 == id })
+        case .leased: self.leasedCount -= 1
+        case .connecting: self.connectingCount -= 1
+        case .closing: self.closingCount -= 1
+        }
+        if let open = self.openIfNeeded(now: now, loop: self.waiters.first?.loop ?? connection.loop) {
+            return .openConnection(open)
+        }
+        return nil
+    }
+
+    // MARK: Time, configuration, shutdown
+
+    /// Periodic housekeeping: expired waits, idle timeouts, lifetimes, min pool size, due retries.
+    public mutating func tick(now: UInt64) -> [PoolAction] {
+        var actions: [PoolAction] = []
+        if let first = self.waiters.first, first.deadline <= now {
+            for waiter in self.waiters.removeAll(where: { $0.deadline <= now }) {
+                actions.append(.failWaiter(waiter.id, .checkoutTimeout))
+            }
+        }
+        var keptIdle: [ConnectionID] = []
+        var closed = 0
+        for id in self.idle {  // oldest first: only the surplus above min_pool_size times out
+            let connection = self.connections[id]!
+            guard case .idle(let since) = connection.state else { continue }
+            // Connections that will remain open (not counting those already on their way out).
+            let remaining = self.total - self.closingCount - closed
+            let idleExpired = self.configuration.idleTimeout > 0 && now &- since >= self.configuration.idleTimeout
+            if self.mustRetire(connection, now: now) || remaining > self.configuration.maxConnections
+                || (idleExpired && remaining > self.configuration.minConnections) {
+                self.connections[id]!.state = .closing
+                self.closingCount += 1
+                actions.append(.closeConnection(id))
+                closed += 1
+            } else {
+                keptIdle.append(id)
+            }
+        }
+        self.idle = keptIdle
+        if !self.isClosed {
+            while self.waiters.count > self.connectingCount || self.total < self.configuration.minConnections,
+                  let id = self.openIfNeeded(now: now, loop: self.waiters.first?.loop ?? 0, forMinimum: true) {
+                actions.append(.openConnection(id))
+            }
+        }
+        return actions
+    }
+
+    /// Applies new limits in place (reload). Surplus idle connections close at the next tick.
+    public mutating func updateConfiguration(_ configuration: PoolConfiguration) {
+        self.configuration = configuration
+    }
+
+    /// Connections made before this call retire: idle ones at the next tick, leased ones when released.
+    public mutating func retireAllConnections() {
+        self.generation += 1
+    }
+
+    /// Stops the pool: waiters fail, idle connections close now, leased ones when released.
+    public mutating func close() -> [PoolAction] {
+        self.isClosed = true
+        var actions: [PoolAction] = []
+        while let waiter = self.waiters.popFirst() { actions.append(.failWaiter(waiter.id, .poolClosed)) }
+        for id in self.idle {
+            self.connections[id]!.state = .closing
+            self.closingCount += 1
+            actions.append(.closeConnection(id))
+        }
+        self.idle.removeAll()
+        return actions
+    }
+
+    public var isEmpty: Bool { self.connections.isEmpty }
+
+    // MARK: Helpers
+
+    /// The most recently used idle connection on `loop`.
+    private mutating func popIdle(on loop: Int) -> ConnectionID? {
+        var index = self.idle.count - 1
+        while index >= 0 {
+            if self.connections[self.idle[index]]!.loop == loop { return self.idle.remove(at: index) }
+            index -= 1
+        }
+        return nil
+    }
+
+    /// Opens a connection when a waiter needs one, the bound allows it and no backoff is pending.
+    private mutating func openIfNeeded(now: UInt64, loop: Int, forMinimum: Bool = false) -> ConnectionID? {
+        guard !self.isClosed, self.total < self.configuration.maxConnections,
+              now >= self.retryNotBefore else {
+            return nil
+        }
+        let wanted = self.waiters.count > self.connectingCount
+            || (forMinimum && self.total < self.configuration.minConnections)
+        guard wanted else { return nil }
+        // While failing, probe with one connection at a time.
+        if self.consecutiveFailures > 0 && self.connectingCount > 0 { return nil }
+        let id = self.nextConnectionID
+        self.nextConnectionID += 1
+        self.connections[id] = Connection(state: .connecting, createdAt: now, generation: self.generation, loop: loop)
+        self.connectingCount += 1
+        return id
+    }
+
+    private func mustRetire(_ connection: Connection, now: UInt64) -> Bool {
+        if connection.generation != self.generation || self.isClosed { return true }
+        return self.configuration.maxLifetime > 0 && now &- connection.createdAt >= self.configuration.maxLifetime
+    }
+
+    /// Exponential backoff with "equal jitter": half fixed, half random, capped at max_backoff.
+    private mutating func backoff(afterFailures failures: Int) -> UInt64 {
+        let exponent = min(failures - 1, 30)
+        let base = min(self.configuration.maxBackoff, self.configuration.initialBackoff &<< UInt64(exponent))
+        let half = base / 2
+        return half + (half == 0 ? 0 : self.random.next() % (half + 1))
+    }
+
+    /// The earliest time a retry may start, for the owner's timer (0 when none is pending).
+    public var nextRetryTime: UInt64 { self.retryNotBefore }
+    public var lastError: String { self.lastConnectError }
+
+    /// The loop a connection lives on.
+    public func loop(of id: ConnectionID) -> Int? { self.connections[id]?.loop }
+}
+
+/// A tiny deterministic random generator so backoff jitter is reproducible in tests.
+struct SplitMix64: Sendable {
+    private var state: UInt64
+    init(seed: UInt64) { self.state = seed }
+    mutating func next() -> UInt64 {
+        self.state &+= 0x9E37_79B9_7F4A_7C15
+        var z = self.state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
