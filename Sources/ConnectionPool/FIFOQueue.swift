@@ -24,6 +24,10 @@ struct FIFOQueue<Element> {
 
     var first: Element? { self.isEmpty ? nil : self.storage[self.head] }
 
+    func contains(where predicate: (Element) -> Bool) -> Bool {
+        self.storage[self.head...].contains(where: { $0.map(predicate) ?? false })
+    }
+
     /// Removes and returns the first element matching `predicate`: O(1) when it is the head.
     mutating func popFirst(where predicate: (Element) -> Bool) -> Element? {
         guard let head = self.first else { return nil }

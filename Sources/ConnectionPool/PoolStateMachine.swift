@@ -77,7 +77,7 @@ public struct PoolStateMachine: Sendable {
     /// A client asks for a server connection. `loop` names the client's event loop (affinity).
     public mutating func checkout(waiter: WaiterID, loop: Int, now: UInt64) -> CheckoutResult {
         if self.isClosed { return .failed(.poolClosed) }
-        if self.waiters.isEmpty, let id = self.popIdle(on: loop) {
+        if !self.hasWaiter(on: loop), let id = self.popIdle(on: loop) {
             self.connections[id]!.state = .leased
             self.leasedCount += 1
             return .leased(id)
@@ -86,8 +86,9 @@ public struct PoolStateMachine: Sendable {
         self.waiters.append(Waiter(id: waiter, deadline: deadline, loop: loop))
         if let open = self.openIfNeeded(now: now, loop: loop) { return .queued(open: open, close: nil) }
         // Full, but idle connections sit on other loops: trade one for a connection on this loop.
-        if let other = self.idle.first, self.total >= self.configuration.maxConnections {
-            self.idle.removeFirst()
+        if self.total >= self.configuration.maxConnections,
+           let position = self.idle.firstIndex(where: { self.connections[$0]!.loop != loop }) {
+            let other = self.idle.remove(at: position)
             self.connections[other]!.state = .closing
             self.closingCount += 1
             return .queued(open: nil, close: other)  // its place opens when it has closed
@@ -105,7 +106,8 @@ public struct PoolStateMachine: Sendable {
     /// A client gives a connection back. `reusable` is false when its state is unknown (broken, mid-query).
     public mutating func release(_ id: ConnectionID, reusable: Bool, now: UInt64) -> ReleaseResult {
         guard var connection = self.connections[id], connection.state == .leased else {
-            preconditionFailure("release of connection \(id) that is not leased")
+            // Already closed underneath its client (the server went away): nothing to give back.
+            return .close(id, open: nil)
         }
         self.leasedCount -= 1
         if !reusable || self.mustRetire(connection, now: now) || self.total >= self.configuration.maxConnections {
@@ -164,9 +166,9 @@ public struct PoolStateMachine: Sendable {
     /// Opening a connection failed. Backs off before the next attempt; after `retryAttempts` failures in a
     /// row every waiting client is told the backend is unavailable.
     public mutating func connectionFailed(_ id: ConnectionID, error: String, now: UInt64) -> [PoolAction] {
-        guard let connection = self.connections.removeValue(forKey: id), connection.state == .connecting else {
-            return []
-        }
+        guard let connection = self.connections[id], connection.state == .connecting else { return [] }
+        self.connections[id] = nil
+        _ = connection
         self.connectingCount -= 1
         self.consecutiveFailures += 1
         self.lastConnectError = error
@@ -205,10 +207,8 @@ public struct PoolStateMachine: Sendable {
     /// Periodic housekeeping: expired waits, idle timeouts, lifetimes, min pool size, due retries.
     public mutating func tick(now: UInt64) -> [PoolAction] {
         var actions: [PoolAction] = []
-        if let first = self.waiters.first, first.deadline <= now {
-            for waiter in self.waiters.removeAll(where: { $0.deadline <= now }) {
-                actions.append(.failWaiter(waiter.id, .checkoutTimeout))
-            }
+        for waiter in self.waiters.removeAll(where: { $0.deadline <= now }) {
+            actions.append(.failWaiter(waiter.id, .checkoutTimeout))
         }
         var keptIdle: [ConnectionID] = []
         var closed = 0
@@ -229,6 +229,16 @@ public struct PoolStateMachine: Sendable {
             }
         }
         self.idle = keptIdle
+        // Full pool, idle connections on other loops, and clients waiting on a loop with nothing on the way:
+        // trade an idle connection for a new one on the waiting loop (it opens once the old one closed).
+        if !self.isClosed, self.total >= self.configuration.maxConnections, self.connectingCount == 0,
+           let waiter = self.waiters.first,
+           let position = self.idle.firstIndex(where: { self.connections[$0]!.loop != waiter.loop }) {
+            let id = self.idle.remove(at: position)
+            self.connections[id]!.state = .closing
+            self.closingCount += 1
+            actions.append(.closeConnection(id))
+        }
         if !self.isClosed {
             while self.waiters.count > self.connectingCount || self.total < self.configuration.minConnections,
                   let id = self.openIfNeeded(now: now, loop: self.waiters.first?.loop ?? 0, forMinimum: true) {
@@ -266,6 +276,11 @@ public struct PoolStateMachine: Sendable {
 
     // MARK: Helpers
 
+    private func hasWaiter(on loop: Int) -> Bool {
+        guard let first = self.waiters.first else { return false }
+        return first.loop == loop || self.waiters.contains(where: { $0.loop == loop })
+    }
+
     /// The most recently used idle connection on `loop`.
     private mutating func popIdle(on loop: Int) -> ConnectionID? {
         var index = self.idle.count - 1
@@ -301,8 +316,10 @@ public struct PoolStateMachine: Sendable {
 
     /// Exponential backoff with "equal jitter": half fixed, half random, capped at max_backoff.
     private mutating func backoff(afterFailures failures: Int) -> UInt64 {
-        let exponent = min(failures - 1, 30)
-        let base = min(self.configuration.maxBackoff, self.configuration.initialBackoff &<< UInt64(exponent))
+        let exponent = failures - 1
+        let initial = self.configuration.initialBackoff
+        let base = exponent >= initial.leadingZeroBitCount
+            ? self.configuration.maxBackoff : min(self.configuration.maxBackoff, initial << UInt64(exponent))
         let half = base / 2
         return half + (half == 0 ? 0 : self.random.next() % (half + 1))
     }

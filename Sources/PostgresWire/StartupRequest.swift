@@ -84,13 +84,17 @@ public struct StartupMessage: Sendable, Equatable {
         guard body.readableBytes == 0 else { throw .malformed("trailing bytes after startup parameters") }
     }
 
+    /// The value of a parameter; as in PostgreSQL, a repeated name means its last value.
     public subscript(name: String) -> String? {
-        self.parameters.first(where: { $0.name == name })?.value
+        self.parameters.last(where: { $0.name == name })?.value
     }
 
     public var user: String? { self["user"] }
-    /// PostgreSQL defaults the database name to the user name.
-    public var database: String? { self["database"] ?? self["user"] }
+    /// PostgreSQL defaults an absent or empty database name to the user name.
+    public var database: String? {
+        if let database = self["database"], !database.isEmpty { return database }
+        return self.user
+    }
 
     public static func == (lhs: StartupMessage, rhs: StartupMessage) -> Bool {
         lhs.minorVersion == rhs.minorVersion && lhs.protocolOptions == rhs.protocolOptions
