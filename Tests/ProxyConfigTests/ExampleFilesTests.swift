@@ -38,6 +38,16 @@ import Testing
         #expect(dream.searchPath == ["dream_service", "shared_common", "public"])
     }
 
+    @Test func readmeExampleParses() throws {
+        let readme = try String(contentsOf: Self.confDirectory.appendingPathComponent("README.md"), encoding: .utf8)
+        let start = try #require(readme.range(of: "```yaml\n"))
+        let end = try #require(readme.range(of: "```", range: start.upperBound..<readme.endIndex))
+        let config = try ProxyConfiguration.parse(yaml: String(readme[start.upperBound..<end.lowerBound]),
+                                                  environment: Self.environment)
+        #expect(config.services["saju_service"]?.retry.attempts == 3)
+        #expect(config.services["saju_service"]?.backend.hosts.count == 2)
+    }
+
     @Test func heal7ExampleNeedsItsVariables() {
         let path = Self.confDirectory.appendingPathComponent("heal7.yaml").path
         var environment = Self.environment
