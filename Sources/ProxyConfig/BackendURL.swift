@@ -1,0 +1,188 @@
+/// Where and as whom a service connects to PostgreSQL: a libpq-style URL,
+/// `postgresql://user:password@host1:5432,host2:5433/database?target_session_attrs=read-write&application_name=x`.
+///
+/// - Scheme `postgresql://` or `postgres://`. Several hosts are failover candidates, tried in order; a host without
+///   a port uses 5432; IPv6 addresses go in brackets (`[::1]:5432`).
+/// - The user is required; the password is optional. Both are percent-decoded (`%40` is `@`). The user part ends at
+///   the last `@`, so a password substituted from the environment may contain `@`, `:`, `/` or `?` unencoded; a `%`
+///   that does not start a `%XX` escape is kept as is. A literal `%XX` in a password must be written `%25XX`.
+/// - The database defaults to the user name, as in libpq.
+/// - `target_session_attrs` picks which host is acceptable; every other query parameter (`application_name`,
+///   `options`, ...) is kept in ``parameters`` for the server connection's startup message, percent-decoded.
+public struct BackendURL: Sendable, Equatable, CustomStringConvertible {
+    public var hosts: [HostAndPort]
+    public var user: String
+    public var password: String?
+    public var database: String
+    public var targetSessionAttrs: TargetSessionAttrs
+    public var parameters: [String: String]
+
+    public init(
+        hosts: [HostAndPort], user: String, password: String? = nil, database: String,
+        targetSessionAttrs: TargetSessionAttrs = .any, parameters: [String: String] = [:]
+    ) {
+        self.hosts = hosts
+        self.user = user
+        self.password = password
+        self.database = database
+        self.targetSessionAttrs = targetSessionAttrs
+        self.parameters = parameters
+    }
+
+    /// Parses a URL as described on the type.
+    public init(parsing text: String) throws(ConfigError) {
+        do {
+            self = try BackendURL.parse(text)
+        } catch {
+            throw ConfigError(key: "", message: error.message)
+        }
+    }
+
+    static func parse(_ text: String) throws(FieldError) -> BackendURL {
+        var rest: Substring
+        if text.hasPrefix("postgresql://") {
+            rest = text.dropFirst("postgresql://".count)
+        } else if text.hasPrefix("postgres://") {
+            rest = text.dropFirst("postgres://".count)
+        } else {
+            throw FieldError("must be a URL starting with postgresql://, like postgresql://user:password@host:5432/db")
+        }
+        guard let at = rest.lastIndex(of: "@") else {
+            throw FieldError("needs a user name: postgresql://user:password@host/db")
+        }
+        let userInfo = rest[..<at]
+        rest = rest[rest.index(after: at)...]
+
+        let user: String
+        var password: String?
+        if let colon = userInfo.firstIndex(of: ":") {
+            user = percentDecode(userInfo[..<colon])
+            password = percentDecode(userInfo[userInfo.index(after: colon)...])
+        } else {
+            user = percentDecode(userInfo)
+        }
+        guard !user.isEmpty else {
+            throw FieldError("needs a user name: postgresql://user:password@host/db")
+        }
+
+        let query: Substring?
+        if let question = rest.firstIndex(of: "?") {
+            query = rest[rest.index(after: question)...]
+            rest = rest[..<question]
+        } else {
+            query = nil
+        }
+        let hostList: Substring
+        var database = user
+        if let slash = rest.firstIndex(of: "/") {
+            hostList = rest[..<slash]
+            let path = percentDecode(rest[rest.index(after: slash)...])
+            if !path.isEmpty { database = path }
+        } else {
+            hostList = rest
+        }
+        guard !hostList.isEmpty else {
+            throw FieldError("needs at least one host: postgresql://user:password@host:5432/db")
+        }
+        var hosts: [HostAndPort] = []
+        for host in hostList.split(separator: ",", omittingEmptySubsequences: false) {
+            hosts.append(try HostAndPort.parse(percentDecode(host), defaultPort: 5432, allowPortZero: false))
+        }
+
+        var targetSessionAttrs = TargetSessionAttrs.any
+        var parameters: [String: String] = [:]
+        for pair in (query ?? "").split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            let name = percentDecode(parts[0])
+            let value = parts.count == 2 ? percentDecode(parts[1]) : ""
+            guard !name.isEmpty else { throw FieldError("has an empty query parameter name") }
+            guard parameters[name] == nil, !(name == "target_session_attrs" && targetSessionAttrs != .any) else {
+                throw FieldError("query parameter \(name) is given twice")
+            }
+            if name == "target_session_attrs" {
+                guard let attrs = TargetSessionAttrs(rawValue: value) else {
+                    let choices = TargetSessionAttrs.allCases.map(\.rawValue).joined(separator: ", ")
+                    throw FieldError("target_session_attrs \"\(value)\" is not one of \(choices)")
+                }
+                targetSessionAttrs = attrs
+            } else {
+                parameters[name] = value
+            }
+        }
+        return BackendURL(
+            hosts: hosts, user: user, password: password, database: database,
+            targetSessionAttrs: targetSessionAttrs, parameters: parameters
+        )
+    }
+
+    /// Decodes `%XX` escapes (UTF-8); a `%` not followed by two hex digits stays as it is.
+    static func percentDecode(_ text: Substring) -> String {
+        guard text.contains("%") else { return String(text) }
+        let bytes = Array(text.utf8)
+        var output: [UInt8] = []
+        output.reserveCapacity(bytes.count)
+        var index = 0
+        while index < bytes.count {
+            if bytes[index] == UInt8(ascii: "%"), index + 2 < bytes.count,
+               let high = hexValue(bytes[index + 1]), let low = hexValue(bytes[index + 2]) {
+                output.append(high << 4 | low)
+                index += 3
+            } else {
+                output.append(bytes[index])
+                index += 1
+            }
+        }
+        return String(decoding: output, as: UTF8.self)
+    }
+
+    private static func hexValue(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): return byte - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): return byte - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): return byte - UInt8(ascii: "A") + 10
+        default: return nil
+        }
+    }
+
+    /// The URL with the password replaced by `********` (safe for logs and `SHOW CONFIG`).
+    public var description: String { urlString(encodedPassword: password == nil ? nil : "********") }
+
+    /// The URL in canonical form, with the real password (percent-encoded as needed).
+    func urlString(password: String?) -> String {
+        urlString(encodedPassword: password.map(percentEncode))
+    }
+
+    private func urlString(encodedPassword: String?) -> String {
+        var text = "postgresql://" + percentEncode(user)
+        if let encodedPassword { text += ":" + encodedPassword }
+        text += "@" + hosts.map(\.description).joined(separator: ",") + "/" + percentEncode(database)
+        var query: [String] = []
+        if targetSessionAttrs != .any { query.append("target_session_attrs=\(targetSessionAttrs.rawValue)") }
+        for (name, value) in parameters.sorted(by: { $0.key < $1.key }) {
+            query.append(percentEncode(name) + "=" + percentEncode(value))
+        }
+        if !query.isEmpty { text += "?" + query.joined(separator: "&") }
+        return text
+    }
+
+    private func percentEncode(_ text: String) -> String {
+        var output = ""
+        for byte in text.utf8 {
+            let scalar = Unicode.Scalar(byte)
+            let unreserved = scalar.properties.isAlphabetic || ("0"..."9").contains(scalar)
+                || "-._~".unicodeScalars.contains(scalar)
+            if scalar.isASCII, unreserved {
+                output.unicodeScalars.append(scalar)
+            } else {
+                output += "%" + String(byte, radix: 16, uppercase: true).leftPadded(to: 2)
+            }
+        }
+        return output
+    }
+}
+
+extension String {
+    fileprivate func leftPadded(to width: Int) -> String {
+        count >= width ? self : String(repeating: "0", count: width - count) + self
+    }
+}

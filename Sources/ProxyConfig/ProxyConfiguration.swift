@@ -1,0 +1,67 @@
+import Foundation
+
+/// The whole proxy configuration, read from the YAML file described in PRODUCT.md and conf/README.md.
+///
+/// Top-level keys and their defaults (in brackets): `listen` [127.0.0.1:6432], `metrics_listen` [none: no metrics
+/// endpoint], `shutdown_timeout` [30s], `max_client_connections` [1000], `workers` [1] (event-loop threads),
+/// `login_timeout` [15s] (a client must finish startup and authentication within it; 0 = no limit), `log_level`
+/// [info], `admin`, `auth` (required), `defaults`, `services` (required, at least one). Services inherit every
+/// `defaults` key they do not set; see ``ServiceSettings``.
+///
+/// Values are fully validated by ``parse(yaml:environment:)``; a configuration that exists is usable.
+public struct ProxyConfiguration: Sendable, Equatable {
+    /// `listen`: where clients connect (PostgreSQL protocol). Port 0 picks a free port.
+    public var listen: HostAndPort
+    /// `metrics_listen`: HTTP `GET /metrics` and `GET /health`; `nil` when not configured.
+    public var metricsListen: HostAndPort?
+    /// `shutdown_timeout`: how long SIGTERM waits for open transactions. 0 = do not wait.
+    public var shutdownTimeout: Duration
+    /// `max_client_connections`: more clients are refused with `53300`.
+    public var maxClientConnections: Int
+    /// `workers`: event-loop threads.
+    public var workers: Int
+    /// `login_timeout`: limit for a client's startup and authentication. 0 = no limit.
+    public var loginTimeout: Duration
+    /// `log_level`.
+    public var logLevel: LogLevel
+    /// `admin`.
+    public var admin: AdminSettings
+    /// `auth`.
+    public var auth: AuthSettings
+    /// `services`, by name (= the database name clients connect to).
+    public var services: [String: ServiceSettings]
+
+    public init(
+        listen: HostAndPort = HostAndPort(host: "127.0.0.1", port: 6432), metricsListen: HostAndPort? = nil,
+        shutdownTimeout: Duration = .seconds(30), maxClientConnections: Int = 1000, workers: Int = 1,
+        loginTimeout: Duration = .seconds(15), logLevel: LogLevel = .info, admin: AdminSettings = AdminSettings(),
+        auth: AuthSettings, services: [String: ServiceSettings]
+    ) {
+        self.listen = listen
+        self.metricsListen = metricsListen
+        self.shutdownTimeout = shutdownTimeout
+        self.maxClientConnections = maxClientConnections
+        self.workers = workers
+        self.loginTimeout = loginTimeout
+        self.logLevel = logLevel
+        self.admin = admin
+        self.auth = auth
+        self.services = services
+    }
+
+    /// Reads and validates the file at `path`. `${NAME}` references are resolved from `environment`.
+    public static func load(
+        path: String, environment: [String: String] = ProcessInfo.processInfo.environment
+    ) throws(ConfigError) -> ProxyConfiguration {
+        let data: Data
+        do {
+            data = try Data(contentsOf: URL(fileURLWithPath: path))
+        } catch {
+            throw ConfigError(key: "", message: "cannot read config file \(path): \(error.localizedDescription)")
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw ConfigError(key: "", message: "config file \(path) is not UTF-8 text")
+        }
+        return try parse(yaml: text, environment: environment)
+    }
+}

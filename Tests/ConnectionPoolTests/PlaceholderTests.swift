@@ -1,4 +1,0 @@
-import Testing
-@testable import ConnectionPool
-
-@Test func targetLinks() {}

@@ -1,4 +1,0 @@
-import Testing
-@testable import PostgresWire
-
-@Test func targetLinks() {}

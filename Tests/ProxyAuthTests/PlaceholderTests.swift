@@ -1,4 +1,0 @@
-import Testing
-@testable import ProxyAuth
-
-@Test func targetLinks() {}

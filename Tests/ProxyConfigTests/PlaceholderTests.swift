@@ -1,4 +1,0 @@
-import Testing
-@testable import ProxyConfig
-
-@Test func targetLinks() {}
