@@ -120,7 +120,7 @@ public struct PoolStateMachine: Sendable {
             self.leasedCount += 1
             return .lease(id, to: waiter.id)
         }
-        if !self.waiters.isEmpty, self.connectingCount < self.waiters.count {
+        if !self.waiters.isEmpty, self.connectingCount + self.closingCount < self.waiters.count {
             // Only clients of other loops wait: give them this connection's place.
             connection.state = .closing
             self.closingCount += 1
