@@ -24,8 +24,12 @@ struct CorpusInvariantTests {
         }
     }()
 
+    static let names = MappedNameTable(mapping)
+    static let prefilter = NamePrefilter(names: names.tableNames)
+
     struct FileResult: Sendable {
         var statements = 0
+        var prefiltered = 0
         var parseErrors = 0
         var rewritten = 0
         var qualifications = 0
@@ -63,6 +67,7 @@ struct CorpusInvariantTests {
             var total = FileResult()
             for await result in group {
                 total.statements += result.statements
+                total.prefiltered += result.prefiltered
                 total.parseErrors += result.parseErrors
                 total.rewritten += result.rewritten
                 total.qualifications += result.qualifications
@@ -73,6 +78,7 @@ struct CorpusInvariantTests {
         print(
             "Corpus invariant: \(files.count) files, \(total.statements) statements, \(total.rewritten) rewritten "
                 + "(\(total.qualifications) names qualified), \(total.parseErrors) parse errors, "
+                + "\(total.prefiltered) ruled out by the prefilter, "
                 + "\(total.failures.count) failures"
         )
         #expect(total.statements > 30_000)
@@ -86,6 +92,13 @@ struct CorpusInvariantTests {
         for statement in CorpusStatements.split(contents) {
             result.statements += 1
             let outcome = statement.withUnsafeBytes { rewriter.rewrite($0) }
+            // The prefilter must never rule out a statement the full rewrite would change.
+            if !statement.withUnsafeBytes({ prefilter.mayReference($0) }) {
+                result.prefiltered += 1
+                if case .rewritten = statement.withUnsafeBytes({ StatementRewriter.rewrite($0, names: names) }) {
+                    result.failures.append("\(file): prefilter missed a reference:\n\(text(statement))")
+                }
+            }
             guard let original = parseTree(statement) else {
                 result.parseErrors += 1
                 // Forwarded byte for byte: reported as a parse error, or as unchanged when the prefilter ruled it out.
