@@ -96,7 +96,8 @@ indirect enum JSONValue: Equatable {
                 guard position > start else {
                     return nil
                 }
-                return .literal(String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<position]), as: UTF8.self))
+                let written = UnsafeRawBufferPointer(rebasing: bytes[start..<position])
+                return .literal(String(decoding: written, as: UTF8.self))
             }
         }
 

@@ -14,8 +14,11 @@ public final class SchemaRewriter: Sendable {
     /// - Parameters:
     ///   - cacheCapacity: how many distinct statement texts to remember (0 turns the cache off).
     ///   - statistics: where to count outcomes; pass a shared instance to aggregate several rewriters.
-    public init(mapping: SchemaMapping, cacheCapacity: Int = 10_000, statistics: RewriteStatistics = RewriteStatistics())
-    {
+    public init(
+        mapping: SchemaMapping,
+        cacheCapacity: Int = 10_000,
+        statistics: RewriteStatistics = RewriteStatistics()
+    ) {
         self.mapping = mapping
         self.statistics = statistics
         names = MappedNameTable(mapping)

@@ -127,7 +127,9 @@ struct CorpusInvariantTests {
             result.qualifications += expectation.qualified
             if actual != expected {
                 let rewritten = if case .rewritten(let bytes) = outcome { text(bytes) } else { "(unchanged)" }
-                result.failures.append("\(file): tree differs from the expected one:\n\(text(statement))\n=> \(rewritten)")
+                result.failures.append(
+                    "\(file): tree differs from the expected one:\n\(text(statement))\n=> \(rewritten)"
+                )
             }
         }
         return result

@@ -61,7 +61,9 @@ struct ExpectedTree {
     ) -> JSONValue {
         switch value {
         case .array(let elements):
-            return .array(elements.map { transform($0, node: node, field: field, visible: visible, suppressed: suppressed) })
+            return .array(elements.map { element in
+                transform(element, node: node, field: field, visible: visible, suppressed: suppressed)
+            })
         case .object(let members):
             if members.count == 1, let key = members.first?.key, key.first?.isUppercase == true {
                 let body = transformNode(

@@ -43,7 +43,8 @@ struct RewriteCacheTests {
         Self.insert(cache, large)
         #expect(Self.lookup(cache, large) == nil)
         for number in 0..<100 {
-            Self.insert(cache, String(repeating: "x", count: 40) + "\(number)", .rewritten(Array(repeating: 1, count: 50)))
+            let text = String(repeating: "x", count: 40) + "\(number)"
+            Self.insert(cache, text, .rewritten(Array(repeating: 1, count: 50)))
             #expect(cache.bytes <= 1_600)
         }
         #expect(cache.count > 10)

@@ -149,7 +149,10 @@ extension RewriteCase {
             "SELECT '한국어 ñandú 🐧', * FROM users WHERE name = 'é'",
             .to("SELECT '한국어 ñandú 🐧', * FROM shared_common.users WHERE name = 'é'")
         ),
-        .init("/* 注释 users */ SELECT * FROM attachments", .to("/* 注释 users */ SELECT * FROM shared_common.attachments")),
+        .init(
+            "/* 注释 users */ SELECT * FROM attachments",
+            .to("/* 注释 users */ SELECT * FROM shared_common.attachments")
+        ),
         .init(
             "SELECT 'é' AS é, * FROM /* ü */ saju_charts",
             .to("SELECT 'é' AS é, * FROM /* ü */ saju_service.saju_charts")
@@ -177,7 +180,10 @@ extension RewriteCase {
         .init("", .same),
         .init("   ", .same),
         .init(#"SELECT * FROM "line_items""#, .to(#"SELECT * FROM "order"."line_items""#)),
-        .init("SELECT * FROM LINE_ITEMS li WHERE li.id = 1", .to(#"SELECT * FROM "order".LINE_ITEMS li WHERE li.id = 1"#)),
+        .init(
+            "SELECT * FROM LINE_ITEMS li WHERE li.id = 1",
+            .to(#"SELECT * FROM "order".LINE_ITEMS li WHERE li.id = 1"#)
+        ),
     ]
 
     /// pgbench's built-in scripts.
@@ -200,7 +206,10 @@ extension RewriteCase {
         ),
         .init(
             "INSERT INTO pgbench_history (tid, bid, aid, delta, mtime) VALUES (1, 2, 3, 4, CURRENT_TIMESTAMP);",
-            .to("INSERT INTO bench.pgbench_history (tid, bid, aid, delta, mtime) VALUES (1, 2, 3, 4, CURRENT_TIMESTAMP);")
+            .to(
+                "INSERT INTO bench.pgbench_history (tid, bid, aid, delta, mtime) VALUES (1, 2, 3, 4, "
+                    + "CURRENT_TIMESTAMP);"
+            )
         ),
         .init(
             "SELECT count(*) FROM pgbench_accounts a JOIN pgbench_branches b USING (bid)",
@@ -244,10 +253,14 @@ extension RewriteCase {
         .init("WITH users AS (SELECT 1) SELECT * FROM (SELECT * FROM (SELECT * FROM users) x) y", .same),
         .init("WITH users AS (SELECT 1) SELECT * FROM t WHERE EXISTS (SELECT 1 FROM users)", .same),
         .init(
-            "WITH users AS (SELECT 1) SELECT * FROM t WHERE x = (SELECT * FROM (VALUES (1)) v, LATERAL (SELECT * FROM users) l)",
+            "WITH users AS (SELECT 1) SELECT * FROM t WHERE x = (SELECT * FROM (VALUES (1)) v, LATERAL (SELECT * "
+                + "FROM users) l)",
             .same
         ),
-        .init("WITH x AS (SELECT 1) SELECT * FROM users, x", .to("WITH x AS (SELECT 1) SELECT * FROM shared_common.users, x")),
+        .init(
+            "WITH x AS (SELECT 1) SELECT * FROM users, x",
+            .to("WITH x AS (SELECT 1) SELECT * FROM shared_common.users, x")
+        ),
         // Shadowing at the second level only.
         .init(
             "SELECT * FROM users WHERE id IN (WITH users AS (SELECT 2 AS id) SELECT id FROM users)",
@@ -296,7 +309,10 @@ extension RewriteCase {
         .init("WITH users AS (SELECT 1) SELECT * FROM users UNION ALL SELECT * FROM users", .same),
         .init(
             "WITH RECURSIVE t(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM t WHERE n < 5) SELECT * FROM t, users",
-            .to("WITH RECURSIVE t(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM t WHERE n < 5) SELECT * FROM t, shared_common.users")
+            .to(
+                "WITH RECURSIVE t(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM t WHERE n < 5) SELECT * FROM t, "
+                    + "shared_common.users"
+            )
         ),
         // CTE names fold like any identifier.
         .init(#"WITH "users" AS (SELECT 1) SELECT * FROM USERS"#, .same),

@@ -1,7 +1,8 @@
 // Times the schema rewriter's hot paths against the targets in the routing brief and prints a table.
 //
-// Run in release: `swift run -c release RewriteBenchmark [name filter]`. Each figure is the median over several runs of the mean
-// time per call over many calls; the C parse of the same statement is measured in the same run for the ratio.
+// Run in release: `swift run -c release RewriteBenchmark [name filter]`. Each figure is the median over several runs
+// of the mean time per call over many calls; the C parse of the same statement is measured in the same run, for the
+// ratio.
 
 import CPgQuery
 import SchemaRouting
