@@ -14,7 +14,6 @@ struct ScanToken: Equatable {
 
     static let identifier = 258
     static let unicodeIdentifier = 259
-    static let stringConstant = 261
     static let sqlComment = 275
     static let cComment = 276
     static let comma = Int(UInt8(ascii: ","))
