@@ -31,7 +31,7 @@ let package = Package(
             name: "PostgresWire",
             dependencies: [.product(name: "NIOCore", package: "swift-nio")]
         ),
-        .target(name: "SchemaRouting", dependencies: ["CPgQuery"]),
+        .target(name: "SchemaRouting", dependencies: ["CPgQuery"], exclude: ["README.md"]),
         .target(name: "ProxyAuth", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "ProxyConfig", dependencies: ["Yams"]),
         .target(name: "ConnectionPool"),

@@ -1,4 +1,0 @@
-import Testing
-@testable import SchemaRouting
-
-@Test func targetLinks() {}
