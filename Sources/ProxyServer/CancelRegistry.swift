@@ -1,0 +1,46 @@
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import PostgresWire
+
+/// Maps the BackendKeyData the proxy gave each client to that client, so a CancelRequest (which arrives
+/// on a new connection) reaches the server connection currently serving exactly that client.
+final class CancelRegistry: @unchecked Sendable {
+    private let lock = NIOLock()
+    private var clients: [BackendKey: ClientConnectionHandler] = [:]
+
+    /// A fresh key with a random secret; the process id part is random too, so keys do not reveal counts.
+    func makeKey() -> BackendKey {
+        BackendKey(processID: Int32.random(in: 1...Int32.max), secretKey: Int32.random(in: Int32.min...Int32.max))
+    }
+
+    func register(_ client: ClientConnectionHandler) {
+        self.lock.withLock { self.clients[client.proxyKey] = client }
+    }
+
+    func unregister(_ client: ClientConnectionHandler) {
+        self.lock.withLock {
+            if self.clients[client.proxyKey] === client { self.clients[client.proxyKey] = nil }
+        }
+    }
+
+    var count: Int { self.lock.withLock { self.clients.count } }
+
+    /// Forwards a cancel for `key` to the server connection serving that client, if any. Unknown keys are
+    /// ignored silently, as PostgreSQL does.
+    func cancel(_ key: BackendKey, runtime: ProxyRuntime) {
+        guard let client = self.lock.withLock({ self.clients[key] }) else { return }
+        client.eventLoop.execute {
+            guard let server = client.server, let serverKey = server.backendKey else { return }
+            let host = server.host
+            ClientBootstrap(group: client.eventLoop)
+                .connectTimeout(.seconds(5))
+                .connect(host: host.host, port: host.port)
+                .whenSuccess { channel in
+                    var writer = MessageWriter(buffer: channel.allocator.buffer(capacity: 16))
+                    writer.writeCancelRequest(serverKey)
+                    channel.writeAndFlush(writer.buffer).whenComplete { _ in channel.close(promise: nil) }
+                }
+        }
+    }
+}

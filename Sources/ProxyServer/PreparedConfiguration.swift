@@ -1,0 +1,45 @@
+import ProxyAuth
+import ProxyConfig
+import ProxySession
+import SchemaRouting
+
+/// A configuration checked beyond what the YAML loader checks, with the expensive parts derived once:
+/// each service's schema mapping and each user's credential (a SCRAM verifier from a plain password).
+public struct PreparedConfiguration: Sendable {
+    public let configuration: ProxyConfiguration
+    public let mappings: [String: SchemaMapping]
+    let credentials: [String: UserCredential]
+    let loginMethod: LoginMethod
+
+    public init(_ configuration: ProxyConfiguration) throws(ConfigError) {
+        self.configuration = configuration
+        var mappings: [String: SchemaMapping] = [:]
+        for (name, service) in configuration.services {
+            do {
+                mappings[name] = try SchemaMapping(schemas: service.schemas)
+            } catch {
+                throw ConfigError(key: "services.\(name).schemas", message: error.description)
+            }
+        }
+        self.mappings = mappings
+        var credentials: [String: UserCredential] = [:]
+        for (user, secret) in configuration.auth.users {
+            do {
+                credentials[user] = UserCredential(stored: try StoredCredential(parsing: secret))
+            } catch {
+                throw ConfigError(key: "auth.users.\(user)", message: error.description)
+            }
+        }
+        self.credentials = credentials
+        switch configuration.auth.method {
+        case .trust: self.loginMethod = .trust
+        case .md5: self.loginMethod = .md5
+        case .scramSHA256: self.loginMethod = .scramSHA256
+        }
+    }
+
+    /// Reads, validates and prepares a config file.
+    public static func load(path: String) throws(ConfigError) -> PreparedConfiguration {
+        try PreparedConfiguration(ProxyConfiguration.load(path: path))
+    }
+}

@@ -1,0 +1,141 @@
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import ProxyConfig
+import UnixSignals
+
+/// The running proxy: the PostgreSQL listener, the metrics listener, the pool housekeeping timer, and the
+/// reactions to signals — SIGHUP reloads, SIGTERM drains gracefully, SIGINT stops at once.
+public final class ProxyServer: Sendable {
+    enum Event: Sendable {
+        case reload
+        case gracefulShutdown
+        case immediateShutdown
+    }
+
+    private let configPath: String
+    private let initial: PreparedConfiguration
+    private let logger: Logger
+
+    public init(configPath: String, configuration: PreparedConfiguration, logger: Logger) {
+        self.configPath = configPath
+        self.initial = configuration
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        let config = self.initial.configuration
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, config.workers))
+        let loops = Array(group.makeIterator())
+        let runtime = ProxyRuntime(prepared: self.initial, loops: loops, logger: self.logger, metrics: ProxyMetrics())
+        let (events, eventSink) = AsyncStream.makeStream(of: Event.self)
+
+        let configPath = self.configPath
+        let logger = self.logger
+        runtime.reloadHandler = {
+            Self.reload(runtime: runtime, path: configPath, logger: logger)
+        }
+        runtime.shutdownHandler = { eventSink.yield(.gracefulShutdown) }
+
+        let listener = try await ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 1024)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelInitializer { channel in
+                let loopIndex = loops.firstIndex(where: { $0 === channel.eventLoop }) ?? 0
+                let handler = ClientConnectionHandler(
+                    runtime: runtime, eventLoop: channel.eventLoop, loopIndex: loopIndex,
+                    remoteAddress: channel.remoteAddress?.description ?? "?")
+                return channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(handler) }
+            }
+            .bind(host: config.listen.host, port: config.listen.port).get()
+        self.logger.info("listening", metadata: ["address": "\(config.listen)", "workers": "\(loops.count)",
+                                                  "services": "\(config.services.keys.sorted().joined(separator: ","))"])
+
+        var metricsListener: Channel?
+        if let metricsAddress = config.metricsListen {
+            metricsListener = try await ServerBootstrap(group: group)
+                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                .childChannelInitializer { channel in
+                    channel.pipeline.configureHTTPServerPipeline().flatMap {
+                        channel.pipeline.addHandler(MetricsHTTPHandler(runtime: runtime))
+                    }
+                }
+                .bind(host: metricsAddress.host, port: metricsAddress.port).get()
+            self.logger.info("metrics listening", metadata: ["address": "\(metricsAddress)"])
+        }
+
+        let ticker = loops[0].scheduleRepeatedTask(initialDelay: .milliseconds(100), delay: .milliseconds(100)) { _ in
+            runtime.tick()
+        }
+
+        let signals = Task {
+            for await signal in await UnixSignalsSequence(trapping: .sighup, .sigterm, .sigint) {
+                switch signal {
+                case .sighup: eventSink.yield(.reload)
+                case .sigterm: eventSink.yield(.gracefulShutdown)
+                case .sigint: eventSink.yield(.immediateShutdown)
+                default: break
+                }
+            }
+        }
+
+        var graceful = true
+        loop: for await event in events {
+            switch event {
+            case .reload:
+                _ = Self.reload(runtime: runtime, path: configPath, logger: logger)
+            case .gracefulShutdown:
+                break loop
+            case .immediateShutdown:
+                graceful = false
+                break loop
+            }
+        }
+        signals.cancel()
+
+        runtime.isShuttingDown = true
+        self.logger.info(graceful ? "shutting down gracefully" : "shutting down now")
+        try? await listener.close()
+        if graceful {
+            await Self.drain(runtime: runtime, timeout: runtime.configuration.shutdownTimeout)
+        }
+        ticker.cancel()
+        runtime.shutdownPools()
+        try? await metricsListener?.close()
+        try? await group.shutdownGracefully()
+        self.logger.info("stopped")
+    }
+
+    /// Re-reads the config file; keeps the old configuration if the new one is invalid.
+    static func reload(runtime: ProxyRuntime, path: String, logger: Logger) -> String? {
+        do {
+            let prepared = try PreparedConfiguration.load(path: path)
+            let changes = runtime.apply(prepared)
+            runtime.metrics.configReloadSuccess.increment()
+            logger.info("config reloaded", metadata: ["changes": "\(changes.isEmpty ? "none" : changes.joined(separator: "; "))"])
+            return nil
+        } catch {
+            runtime.metrics.configReloadFailure.increment()
+            logger.error("config reload failed; keeping the old config", metadata: ["error": "\(error)"])
+            return error.description
+        }
+    }
+
+    /// Lets running transactions finish; idle clients are told 57P01 and closed; gives up at `timeout`.
+    static func drain(runtime: ProxyRuntime, timeout: Duration) async {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            var remaining = 0
+            for service in runtime.allServices {
+                for client in service.connectedClients {
+                    remaining += 1
+                    client.eventLoop.execute { client.closeIfIdleForShutdown() }
+                }
+            }
+            if remaining == 0 && runtime.connectedClients == 0 { return }
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+    }
+}

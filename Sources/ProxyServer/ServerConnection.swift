@@ -1,0 +1,290 @@
+import Logging
+import NIOCore
+import PostgresWire
+import ProxyConfig
+import ProxySession
+
+/// One connection to a PostgreSQL server, owned by a service's pool. It logs in (driving
+/// `ServerStartupStateMachine`), then relays what the server sends to the client it is lent to, following
+/// message boundaries with `BackendStreamScanner` so the client's `TransactionTracker` sees every
+/// ReadyForQuery. All of it runs on the connection's event loop, which is also its client's.
+final class ServerConnection: ChannelInboundHandler, @unchecked Sendable {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    enum Phase {
+        case connecting
+        case startup
+        case idle
+        case leased(ClientConnectionHandler)
+        /// Cleaning up after a client (ROLLBACK / DISCARD ALL): responses are swallowed.
+        case resetting(pendingReady: Int)
+        case closed
+    }
+
+    let service: Service
+    let poolID: Int
+    let host: HostAndPort
+    let eventLoop: EventLoop
+    let loopIndex: Int
+    let createdAt = NIODeadline.now()
+    private(set) var lastUsed = NIODeadline.now()
+
+    private var phase: Phase = .connecting
+    private var context: ChannelHandlerContext?
+    private var startup: ServerStartupStateMachine
+    private var startupBuffer: ByteBuffer?
+    private let startupPromise: EventLoopPromise<Void>
+    private var scanner = BackendStreamScanner()
+    private var resetEndedIdle = true
+    private(set) var parameters: [ServerParameter] = []
+    private(set) var backendKey: BackendKey?
+
+    init(service: Service, poolID: Int, host: HostAndPort, eventLoop: EventLoop, loopIndex: Int) {
+        self.service = service
+        self.poolID = poolID
+        self.host = host
+        self.eventLoop = eventLoop
+        self.loopIndex = loopIndex
+        let backend = service.settings.backend
+        var parameters = backend.parameters.filter { $0.key != "target_session_attrs" }.map { (name: $0.key, value: $0.value) }
+        if let searchPath = service.settings.searchPath {
+            parameters.append((name: "search_path", value: searchPath.map(Self.quoteIdentifier).joined(separator: ",")))
+        }
+        if !parameters.contains(where: { $0.name == "application_name" }) {
+            parameters.append((name: "application_name", value: "schemaproxy"))
+        }
+        self.startup = ServerStartupStateMachine(
+            login: .init(user: backend.user, password: backend.password, database: backend.database, parameters: parameters)
+        )
+        self.startupPromise = eventLoop.makePromise(of: Void.self)
+    }
+
+    var startupFuture: EventLoopFuture<Void> { self.startupPromise.futureResult }
+
+    var isUsable: Bool {
+        if case .closed = self.phase { return false }
+        return self.context?.channel.isActive ?? false
+    }
+
+    func parameter(_ name: String) -> String? {
+        self.parameters.last(where: { $0.name == name })?.value
+    }
+
+    var stateDescription: String {
+        switch self.phase {
+        case .connecting, .startup: return "connecting"
+        case .idle: return "idle"
+        case .leased: return "active"
+        case .resetting: return "resetting"
+        case .closed: return "closed"
+        }
+    }
+
+    // MARK: Channel events
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        self.phase = .startup
+        self.run(self.startup.connected(), context: context)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let buffer = self.unwrapInboundIn(data)
+        switch self.phase {
+        case .leased(let client):
+            do {
+                try self.scanner.scan(buffer) { id, status in
+                    if let status { client.serverSentReadyForQuery(status) }
+                    else if id == BackendMessageID.errorResponse { client.serverSentError() }
+                }
+            } catch {
+                return self.fail(reason: "protocol violation from server: \(error)")
+            }
+            client.relayFromServer(buffer)
+        case .resetting(let pending):
+            var pending = pending
+            do {
+                try self.scanner.scan(buffer) { _, status in
+                    if let status {
+                        pending -= 1
+                        self.resetEndedIdle = status == TransactionStatus.idle.rawValue
+                    }
+                }
+            } catch {
+                return self.fail(reason: "protocol violation from server: \(error)")
+            }
+            self.phase = .resetting(pendingReady: pending)
+            if pending == 0 {
+                self.phase = .idle
+                self.service.pool.release(self, reusable: self.resetEndedIdle)
+            }
+        case .startup:
+            self.receivedDuringStartup(buffer, context: context)
+        case .idle:
+            // An idle server speaks only to say it is going away (e.g. pg_terminate_backend's FATAL).
+            self.close()
+        case .connecting, .closed:
+            break
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        if case .leased(let client) = self.phase { client.flushToClient() }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        let previous = self.phase
+        self.phase = .closed
+        self.startupPromise.fail(ServerConnectionError.closedDuringStartup)
+        if case .leased(let client) = previous {
+            client.serverConnectionLost(self)
+        }
+        self.service.pool.connectionClosed(self)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        self.service.logger.debug("server connection error", metadata: ["service": "\(self.service.name)", "error": "\(error)"])
+        context.close(promise: nil)
+    }
+
+    // MARK: Startup
+
+    private func receivedDuringStartup(_ buffer: ByteBuffer, context: ChannelHandlerContext) {
+        if self.startupBuffer == nil { self.startupBuffer = buffer } else { self.startupBuffer!.writeImmutableBuffer(buffer) }
+        while case .startup = self.phase {
+            let frame: Frame?
+            do { frame = try self.startupBuffer!.peekFrame(at: self.startupBuffer!.readerIndex) } catch {
+                return self.failStartup(ServerStartupError.protocolViolation("\(error)"))
+            }
+            guard let frame else { return }
+            let payload = self.startupBuffer!.getSlice(at: frame.payloadStart, length: frame.payloadLength)!
+            self.startupBuffer!.moveReaderIndex(forwardBy: frame.totalLength)
+            self.run(self.startup.received(frame.id, payload: payload), context: context)
+        }
+    }
+
+    private func run(_ action: ServerStartupStateMachine.Action, context: ChannelHandlerContext) {
+        switch action {
+        case .wait:
+            break
+        case .send(let outbound):
+            var writer = MessageWriter(buffer: context.channel.allocator.buffer(capacity: 128))
+            switch outbound {
+            case .startup(let flat):
+                var pairs: [(name: String, value: String)] = []
+                var index = 0
+                while index + 1 < flat.count { pairs.append((flat[index], flat[index + 1])); index += 2 }
+                writer.writeStartupMessage(parameters: pairs)
+            case .password(let password):
+                writer.writePasswordMessage(password)
+            case .saslInitialResponse(let mechanism, let data):
+                writer.writeSASLInitialResponse(mechanism: mechanism, data: data)
+            case .saslResponse(let data):
+                writer.writeSASLResponse(data)
+            }
+            context.writeAndFlush(self.wrapOutboundOut(writer.buffer), promise: nil)
+        case .ready(let parameters, let backendKey):
+            self.parameters = parameters
+            self.backendKey = backendKey
+            self.startupBuffer = nil
+            self.phase = .idle
+            self.startupPromise.succeed(())
+        case .fail(let error):
+            self.failStartup(error)
+        }
+    }
+
+    private func failStartup(_ error: ServerStartupError) {
+        self.phase = .closed
+        self.startupPromise.fail(error)
+        self.context?.close(promise: nil)
+    }
+
+    // MARK: Lending
+
+    /// The pool leased this connection to `client` (on this loop).
+    func lease(to client: ClientConnectionHandler) {
+        precondition(self.eventLoop.inEventLoop)
+        self.phase = .leased(client)
+        self.lastUsed = .now()
+    }
+
+    /// Back in the pool's idle list (the phase is already `.idle`: set by `detach` or at the end of startup).
+    func parked() {
+        self.lastUsed = .now()
+    }
+
+    /// The client is done: detach from it; the pool decides what happens next.
+    func detach() {
+        if case .leased = self.phase { self.phase = .idle }
+        self.lastUsed = .now()
+    }
+
+    /// Sends cleanup statements (each its own Query, since DISCARD ALL refuses to run in a transaction
+    /// block) and returns the connection to the pool once they are done.
+    func reset(with statements: [String]) {
+        precondition(self.eventLoop.inEventLoop)
+        guard let context, !statements.isEmpty, self.scanner.isAtMessageBoundary else {
+            self.phase = .idle
+            return self.service.pool.release(self, reusable: statements.isEmpty && self.scanner.isAtMessageBoundary)
+        }
+        self.phase = .resetting(pendingReady: statements.count)
+        var writer = MessageWriter(buffer: context.channel.allocator.buffer(capacity: 64))
+        for statement in statements { writer.writeQuery(statement) }
+        context.writeAndFlush(self.wrapOutboundOut(writer.buffer), promise: nil)
+    }
+
+    @inline(__always)
+    func write(_ buffer: ByteBuffer) {
+        self.context?.write(self.wrapOutboundOut(buffer), promise: nil)
+    }
+
+    private var reading = true
+
+    /// Backpressure from the client: stop (or resume) reading from the server.
+    func setReading(_ on: Bool) {
+        guard self.reading != on, let context else { return }
+        self.reading = on
+        try? context.channel.syncOptions?.setOption(ChannelOptions.autoRead, value: on)
+    }
+
+    @inline(__always)
+    func flush() {
+        self.context?.flush()
+    }
+
+    func close() {
+        self.eventLoop.execute {
+            guard let context = self.context, context.channel.isActive else {
+                if case .closed = self.phase {} else { self.phase = .closed }
+                return self.service.pool.connectionClosed(self)
+            }
+            if case .idle = self.phase {
+                var writer = MessageWriter(buffer: context.channel.allocator.buffer(capacity: 5))
+                writer.writeTerminate()
+                context.writeAndFlush(self.wrapOutboundOut(writer.buffer), promise: nil)
+            }
+            context.close(promise: nil)
+        }
+    }
+
+    private func fail(reason: String) {
+        self.service.logger.warning("closing server connection", metadata: ["service": "\(self.service.name)", "reason": "\(reason)"])
+        self.context?.close(promise: nil)
+    }
+
+    static func quoteIdentifier(_ name: String) -> String {
+        let plain = name.utf8.allSatisfy { ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x5F }
+        if plain, let first = name.utf8.first, !(first >= 0x30 && first <= 0x39) { return name }
+        return "\"" + name.split(separator: "\"", omittingEmptySubsequences: false).joined(separator: "\"\"") + "\""
+    }
+}
+
+enum ServerConnectionError: Error, CustomStringConvertible {
+    case closedDuringStartup
+    var description: String { "connection closed during startup" }
+}

@@ -1,0 +1,180 @@
+import ConnectionPool
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import ProxyConfig
+import ProxySession
+import SchemaRouting
+
+/// One service (a virtual database name clients connect to): its settings, its pool of server
+/// connections, its schema rewriter and the server parameters reported to its clients.
+/// Settings change in place on reload; clients keep their connections.
+final class Service: @unchecked Sendable {
+    let name: String
+    let logger: Logger
+    let metrics: ServiceMetrics
+    /// Shared by every rewriter the service gets over reloads, so counts survive a mapping change.
+    let rewriteStatistics = RewriteStatistics()
+    private(set) var pool: ServicePool!
+
+    private let lock = NIOLock()
+    private var _settings: ServiceSettings
+    private var _rewriter: SchemaRewriter?
+    private var _mapping: SchemaMapping
+    private var _serverParameters: [ServerParameter]?
+    private var _isPaused = false
+    private var _isRemoved = false
+    private var clients: [ObjectIdentifier: ClientConnectionHandler] = [:]
+    private var backendHosts: [String: Bool] = [:]
+
+    init(settings: ServiceSettings, mapping: SchemaMapping, loops: [EventLoop], metrics: ServiceMetrics, logger: Logger) {
+        self.name = settings.name
+        self._settings = settings
+        self._mapping = mapping
+        self.metrics = metrics
+        self._rewriter = mapping.isEmpty ? nil : SchemaRewriter(mapping: mapping, statistics: self.rewriteStatistics)
+        self.logger = logger
+        self.pool = ServicePool(service: self, configuration: Self.poolConfiguration(settings), loops: loops, logger: logger)
+    }
+
+    static func poolConfiguration(_ settings: ServiceSettings) -> PoolConfiguration {
+        PoolConfiguration(
+            maxConnections: settings.poolSize, minConnections: settings.minPoolSize,
+            checkoutTimeout: settings.checkoutTimeout.nanoseconds, idleTimeout: settings.serverIdleTimeout.nanoseconds,
+            maxLifetime: settings.serverLifetime.nanoseconds, retryAttempts: settings.retry.attempts,
+            initialBackoff: settings.retry.initialBackoff.nanoseconds, maxBackoff: settings.retry.maxBackoff.nanoseconds
+        )
+    }
+
+    var settings: ServiceSettings { self.lock.withLock { self._settings } }
+    var poolMode: PoolMode { self.lock.withLock { self._settings.poolMode } }
+    var mapping: SchemaMapping { self.lock.withLock { self._mapping } }
+
+    /// The rewriter for the next statement; nil when the service maps no tables.
+    var activeRewriter: SchemaRewriter? { self.lock.withLock { self._rewriter } }
+
+    var serverParameters: [ServerParameter]? {
+        get { self.lock.withLock { self._serverParameters } }
+        set { self.lock.withLock { self._serverParameters = newValue } }
+    }
+
+    // MARK: Clients
+
+    func clientAttached(_ client: ClientConnectionHandler) {
+        self.lock.withLock { self.clients[ObjectIdentifier(client)] = client }
+    }
+
+    func clientDetached(_ client: ClientConnectionHandler) {
+        self.lock.withLock { self.clients[ObjectIdentifier(client)] = nil }
+    }
+
+    var connectedClients: [ClientConnectionHandler] { self.lock.withLock { Array(self.clients.values) } }
+
+    // MARK: Backend health
+
+    func backendReachable(_ host: HostAndPort, _ up: Bool) {
+        let key = host.description
+        let changed = self.lock.withLock { () -> Bool in
+            defer { self.backendHosts[key] = up }
+            return self.backendHosts[key] != up
+        }
+        self.metrics.setBackendUp(key, up)
+        if changed {
+            if up {
+                self.logger.info("backend up", metadata: ["service": "\(self.name)", "host": "\(key)"])
+            } else {
+                self.logger.warning("backend down", metadata: ["service": "\(self.name)", "host": "\(key)"])
+            }
+        }
+    }
+
+    var backendStatus: [String: Bool] { self.lock.withLock { self.backendHosts } }
+
+    // MARK: Reload
+
+    /// Applies new settings in place: pool limits and timeouts now, the mapping from the next statement,
+    /// a changed backend by retiring the old server connections as they go idle.
+    func update(_ settings: ServiceSettings, mapping: SchemaMapping) -> [String] {
+        var changes: [String] = []
+        let old = self.settings
+        self.lock.withLock {
+            self._settings = settings
+            if mapping != self._mapping {
+                self._mapping = mapping
+                self._rewriter = mapping.isEmpty ? nil : SchemaRewriter(mapping: mapping, statistics: self.rewriteStatistics)
+                changes.append("mapping")
+            }
+        }
+        if old.backend != settings.backend || old.searchPath != settings.searchPath {
+            self.pool.retireAllConnections()
+            self.serverParameters = nil
+            changes.append("backend")
+        }
+        if Self.poolConfiguration(old) != Self.poolConfiguration(settings) {
+            self.pool.updateConfiguration(Self.poolConfiguration(settings))
+            changes.append("pool")
+        }
+        if old.poolMode != settings.poolMode { changes.append("pool_mode (new clients)") }
+        return changes
+    }
+
+    /// The service left the config: new clients are refused, connected ones finish, then the pool closes.
+    func markRemoved() {
+        self.lock.withLock { self._isRemoved = true }
+    }
+
+    var isRemoved: Bool { self.lock.withLock { self._isRemoved } }
+
+    var isPaused: Bool { self.lock.withLock { self._isPaused } }
+    private var heldClients: [ClientConnectionHandler] = []
+
+    /// PAUSE holds clients that need a server connection until RESUME; transactions already running finish.
+    func setPaused(_ paused: Bool) {
+        let released = self.lock.withLock { () -> [ClientConnectionHandler] in
+            self._isPaused = paused
+            guard !paused else { return [] }
+            defer { self.heldClients = [] }
+            return self.heldClients
+        }
+        self.logger.info(paused ? "service paused" : "service resumed", metadata: ["service": "\(self.name)"])
+        for client in released { client.eventLoop.execute { client.checkout() } }
+    }
+
+    /// Returns true (and keeps the client) while the service is paused.
+    func holdIfPaused(_ client: ClientConnectionHandler) -> Bool {
+        self.lock.withLock {
+            guard self._isPaused else { return false }
+            self.heldClients.append(client)
+            return true
+        }
+    }
+
+    /// Sets the state gauges from the pool and the clients (called before each scrape).
+    func updateGauges() {
+        self.metrics.syncCounters()
+        let stats = self.pool.statistics
+        self.metrics.servers["active"]?.set(Int64(stats.leased))
+        self.metrics.servers["idle"]?.set(Int64(stats.idle))
+        self.metrics.servers["connecting"]?.set(Int64(stats.connecting))
+        var counts = ["active": 0, "waiting": 0, "idle": 0]
+        for client in self.connectedClients {
+            let state = client.publicState.description
+            if counts[state] != nil { counts[state]! += 1 }
+        }
+        for (state, count) in counts { self.metrics.clients[state]?.set(Int64(count)) }
+        self.reportRewriteStatistics()
+    }
+
+    private func reportRewriteStatistics() {
+        let stats = self.rewriteStatistics
+        let now = [stats.rewritten, stats.unchanged, stats.parseErrors, stats.cacheHits, stats.cacheMisses]
+        let counters = [self.metrics.rewritesRewritten, self.metrics.rewritesUnchanged, self.metrics.rewritesParseError,
+                        self.metrics.rewriteCacheHits, self.metrics.rewriteCacheMisses]
+        self.metrics.reportedRewrites.withLockedValue { reported in
+            for index in now.indices where now[index] > reported[index] {
+                counters[index].increment(by: Int64(now[index] - reported[index]))
+                reported[index] = now[index]
+            }
+        }
+    }
+}

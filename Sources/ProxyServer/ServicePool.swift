@@ -1,0 +1,188 @@
+import ConnectionPool
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+
+/// The shell around one service's `PoolStateMachine`: it owns the connection objects and the waiting
+/// clients, takes the lock to feed events to the state machine, and carries out the actions it returns
+/// outside the lock.
+final class ServicePool: @unchecked Sendable {
+    private let lock = NIOLock()
+    private var state: PoolStateMachine
+    private var servers: [PoolStateMachine.ConnectionID: ServerConnection] = [:]
+    private var waiters: [PoolStateMachine.WaiterID: ClientConnectionHandler] = [:]
+    unowned let service: Service
+    private let loops: [EventLoop]
+    private let logger: Logger
+
+    init(service: Service, configuration: PoolConfiguration, loops: [EventLoop], logger: Logger) {
+        self.service = service
+        self.state = PoolStateMachine(configuration: configuration, seed: UInt64.random(in: 1...UInt64.max))
+        self.loops = loops
+        self.logger = logger
+    }
+
+    var statistics: PoolStatistics { self.lock.withLock { self.state.statistics } }
+
+    /// All server connections, for the admin console.
+    var serverConnections: [ServerConnection] { self.lock.withLock { Array(self.servers.values) } }
+
+    // MARK: Clients
+
+    /// Returns a leased connection at once when one is idle on the client's loop; otherwise the client is
+    /// queued and later gets `serverAssigned` or `serverCheckoutFailed` on its own event loop.
+    func checkout(for client: ClientConnectionHandler) -> ServerConnection? {
+        let now = MonotonicClock.now()
+        let (result, server, closing): (PoolStateMachine.CheckoutResult, ServerConnection?, ServerConnection?) =
+            self.lock.withLock {
+                let result = self.state.checkout(waiter: client.waiterID, loop: client.loopIndex, now: now)
+                switch result {
+                case .leased(let id):
+                    return (result, self.servers[id], nil)
+                case .queued(_, let close):
+                    self.waiters[client.waiterID] = client
+                    return (result, nil, close.flatMap { self.servers[$0] })
+                case .failed:
+                    return (result, nil, nil)
+                }
+            }
+        switch result {
+        case .leased:
+            return server
+        case .queued(let open, _):
+            closing?.close()
+            if let open { self.openConnection(open, loop: client.loopIndex) }
+            return nil
+        case .failed(let error):
+            client.eventLoop.execute { client.serverCheckoutFailed(error) }
+            return nil
+        }
+    }
+
+    func cancelWaiter(_ client: ClientConnectionHandler) {
+        self.lock.withLock {
+            if self.state.cancelWaiter(client.waiterID) { self.waiters[client.waiterID] = nil }
+        }
+    }
+
+    /// A client is done with a server connection. Not reusable means: close it.
+    func release(_ server: ServerConnection, reusable: Bool) {
+        let now = MonotonicClock.now()
+        let (result, waiter) = self.lock.withLock { () -> (PoolStateMachine.ReleaseResult, ClientConnectionHandler?) in
+            let result = self.state.release(server.poolID, reusable: reusable && server.isUsable, now: now)
+            if case .lease(_, let waiterID) = result { return (result, self.waiters.removeValue(forKey: waiterID)) }
+            return (result, nil)
+        }
+        switch result {
+        case .parked:
+            server.parked()
+        case .lease:
+            guard let waiter else { return self.release(server, reusable: true) }
+            self.hand(server, to: waiter)
+        case .close(_, let open):
+            server.close()
+            if let open { self.openConnection(open, loop: server.loopIndex) }
+        }
+    }
+
+    // MARK: Connections
+
+    private func openConnection(_ id: PoolStateMachine.ConnectionID, loop: Int) {
+        let loop = self.loops[loop % self.loops.count]
+        ServerConnector(service: self.service, poolID: id, eventLoop: loop, loopIndex: self.loopIndex(of: loop))
+            .connect()
+    }
+
+    private func loopIndex(of loop: EventLoop) -> Int {
+        self.loops.firstIndex(where: { $0 === loop }) ?? 0
+    }
+
+    /// A new connection finished its startup.
+    func connectionOpened(_ server: ServerConnection) {
+        let now = MonotonicClock.now()
+        let (action, waiter) = self.lock.withLock { () -> (PoolAction?, ClientConnectionHandler?) in
+            self.servers[server.poolID] = server
+            let action = self.state.connectionOpened(server.poolID, now: now)
+            if case .lease(_, let waiterID) = action { return (action, self.waiters.removeValue(forKey: waiterID)) }
+            return (action, nil)
+        }
+        self.service.backendReachable(server.host, true)
+        switch action {
+        case .lease:
+            if let waiter { self.hand(server, to: waiter) } else { self.release(server, reusable: true) }
+        case .closeConnection:
+            server.close()
+        case nil:
+            server.parked()
+        default:
+            break
+        }
+    }
+
+    func connectionFailed(poolID: PoolStateMachine.ConnectionID, error: String) {
+        let now = MonotonicClock.now()
+        self.service.metrics.serverConnectErrors.increment()
+        self.logger.warning("server connection failed", metadata: ["service": "\(self.service.name)", "error": "\(error)"])
+        let actions = self.lock.withLock { self.state.connectionFailed(poolID, error: error, now: now) }
+        self.run(actions)
+    }
+
+    /// A connection is gone, for whatever reason. Idempotent.
+    func connectionClosed(_ server: ServerConnection) {
+        let now = MonotonicClock.now()
+        let action = self.lock.withLock { () -> PoolAction? in
+            guard self.servers[server.poolID] === server else { return nil }
+            self.servers[server.poolID] = nil
+            return self.state.connectionClosed(server.poolID, now: now)
+        }
+        if let action { self.run([action]) }
+    }
+
+    // MARK: Housekeeping
+
+    func tick() {
+        let now = MonotonicClock.now()
+        let actions = self.lock.withLock { self.state.tick(now: now) }
+        if !actions.isEmpty { self.run(actions) }
+    }
+
+    func updateConfiguration(_ configuration: PoolConfiguration) {
+        self.lock.withLock { self.state.updateConfiguration(configuration) }
+    }
+
+    func retireAllConnections() {
+        self.lock.withLock { self.state.retireAllConnections() }
+    }
+
+    func close() {
+        let actions = self.lock.withLock { self.state.close() }
+        self.run(actions)
+    }
+
+    var isEmpty: Bool { self.lock.withLock { self.state.isEmpty } }
+
+    private func run(_ actions: [PoolAction]) {
+        for action in actions {
+            switch action {
+            case .lease(let id, let waiterID):
+                let (server, waiter) = self.lock.withLock { (self.servers[id], self.waiters.removeValue(forKey: waiterID)) }
+                if let server, let waiter { self.hand(server, to: waiter) }
+            case .openConnection(let id):
+                // Waiting clients decide the loop; without any, spread over the loops.
+                let loop = self.lock.withLock { self.state.loop(of: id) } ?? 0
+                self.openConnection(id, loop: loop)
+            case .closeConnection(let id):
+                let server = self.lock.withLock { self.servers[id] }
+                server?.close()
+            case .failWaiter(let waiterID, let error):
+                let waiter = self.lock.withLock { self.waiters.removeValue(forKey: waiterID) }
+                if let waiter { waiter.eventLoop.execute { waiter.serverCheckoutFailed(error) } }
+            }
+        }
+    }
+
+    /// Gives a connection to a client that waited for it, on their (shared) event loop.
+    private func hand(_ server: ServerConnection, to client: ClientConnectionHandler) {
+        client.eventLoop.execute { client.serverAssigned(server) }
+    }
+}

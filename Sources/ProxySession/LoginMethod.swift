@@ -1,0 +1,6 @@
+/// How clients must prove who they are (`auth.method`).
+public enum LoginMethod: String, Sendable {
+    case trust
+    case md5
+    case scramSHA256 = "scram-sha-256"
+}

@@ -1,0 +1,173 @@
+import NIOCore
+import PostgresWire
+import ProxyAuth
+
+/// The proxy logging in to a real PostgreSQL server: StartupMessage, then whatever authentication the
+/// server asks for (trust, cleartext, md5, SCRAM-SHA-256), then ParameterStatus/BackendKeyData until the
+/// first ReadyForQuery. Events are the server's messages; actions say what to send or how it ended.
+public struct ServerStartupStateMachine: Sendable {
+    public struct Login: Sendable {
+        public var user: String
+        public var password: String?
+        public var database: String
+        /// Extra startup parameters (application_name, search_path, options, ...).
+        public var parameters: [(name: String, value: String)]
+
+        public init(user: String, password: String?, database: String, parameters: [(name: String, value: String)]) {
+            self.user = user
+            self.password = password
+            self.database = database
+            self.parameters = parameters
+        }
+    }
+
+    public enum Outbound: Sendable, Equatable {
+        case startup([String])  // flattened name, value, name, value...
+        case password(String)
+        case saslInitialResponse(mechanism: String, data: [UInt8])
+        case saslResponse([UInt8])
+    }
+
+    public enum Action: Sendable, Equatable {
+        case send(Outbound)
+        case wait
+        /// Logged in: the server's run-time parameters (in the order received) and its cancel key.
+        case ready(parameters: [ServerParameter], backendKey: BackendKey?)
+        case fail(ServerStartupError)
+    }
+
+    enum State: Sendable {
+        case initial
+        case waitingForAuthentication
+        case scram(SCRAMClientExchange, sentFinal: Bool)
+        case waitingForReady
+        case done
+    }
+
+    private var state: State = .initial
+    private let login: Login
+    private var parameters: [ServerParameter] = []
+    private var backendKey: BackendKey?
+    private let makeNonce: @Sendable () -> String
+
+    public init(login: Login, makeNonce: @escaping @Sendable () -> String = { SCRAM.makeNonce() }) {
+        self.login = login
+        self.makeNonce = makeNonce
+    }
+
+    public mutating func connected() -> Action {
+        guard case .initial = self.state else { return .fail(.protocolViolation("connected twice")) }
+        self.state = .waitingForAuthentication
+        var flat = ["user", self.login.user, "database", self.login.database]
+        for (name, value) in self.login.parameters { flat += [name, value] }
+        return .send(.startup(flat))
+    }
+
+    /// Feed one complete message from the server (type byte and payload, without the length).
+    public mutating func received(_ id: UInt8, payload: ByteBuffer) -> Action {
+        var payload = payload
+        switch id {
+        case BackendMessageID.errorResponse:
+            self.state = .done
+            let fields = ErrorFields.decode(from: &payload)
+            return .fail(.serverError(fields ?? ErrorFields.fatal(.connectionFailure, "unreadable error from server")))
+        case BackendMessageID.noticeResponse, BackendMessageID.negotiateProtocolVersion:
+            return .wait
+        case BackendMessageID.authentication:
+            return self.receivedAuthentication(&payload)
+        case BackendMessageID.parameterStatus:
+            guard let name = payload.readNullTerminatedString(), let value = payload.readNullTerminatedString() else {
+                return self.violation("malformed ParameterStatus")
+            }
+            self.parameters.append(ServerParameter(name: name, value: value))
+            return .wait
+        case BackendMessageID.backendKeyData:
+            guard let (pid, secret) = payload.readMultipleIntegers(as: (Int32, Int32).self) else {
+                return self.violation("malformed BackendKeyData")
+            }
+            self.backendKey = BackendKey(processID: pid, secretKey: secret)
+            return .wait
+        case BackendMessageID.readyForQuery:
+            guard case .waitingForReady = self.state else { return self.violation("ReadyForQuery before authentication") }
+            self.state = .done
+            return .ready(parameters: self.parameters, backendKey: self.backendKey)
+        default:
+            return self.violation("unexpected message type \(id) during startup")
+        }
+    }
+
+    private mutating func receivedAuthentication(_ payload: inout ByteBuffer) -> Action {
+        guard let code = payload.readInteger(as: UInt32.self) else { return self.violation("empty Authentication") }
+        switch (code, self.state) {
+        case (0, .waitingForAuthentication), (0, .scram(_, sentFinal: true)):
+            self.state = .waitingForReady
+            return .wait
+        case (3, .waitingForAuthentication):
+            guard let password = self.login.password else { return .fail(.passwordRequired) }
+            return .send(.password(password))
+        case (5, .waitingForAuthentication):
+            guard let password = self.login.password else { return .fail(.passwordRequired) }
+            guard let salt = payload.readBytes(length: 4) else { return self.violation("md5 request without salt") }
+            return .send(.password(MD5Password.response(user: self.login.user, password: password, salt: salt)))
+        case (10, .waitingForAuthentication):
+            var mechanisms: [String] = []
+            while let mechanism = payload.readNullTerminatedString(), !mechanism.isEmpty { mechanisms.append(mechanism) }
+            guard mechanisms.contains("SCRAM-SHA-256") else { return .fail(.unsupportedAuthentication(mechanisms.joined(separator: ","))) }
+            guard let password = self.login.password else { return .fail(.passwordRequired) }
+            let exchange = SCRAMClientExchange(password: password, clientNonce: self.makeNonce())
+            self.state = .scram(exchange, sentFinal: false)
+            return .send(.saslInitialResponse(mechanism: "SCRAM-SHA-256", data: exchange.clientFirstMessage()))
+        case (11, .scram(var exchange, sentFinal: false)):
+            do {
+                let final = try exchange.receiveServerFirst(payload.readBytes(length: payload.readableBytes) ?? [])
+                self.state = .scram(exchange, sentFinal: true)
+                return .send(.saslResponse(final))
+            } catch {
+                self.state = .done
+                return .fail(.authenticationFailed("\(error)"))
+            }
+        case (12, .scram(let exchange, sentFinal: true)):
+            do {
+                try exchange.verifyServerFinal(payload.readBytes(length: payload.readableBytes) ?? [])
+                return .wait  // AuthenticationOk follows
+            } catch {
+                self.state = .done
+                return .fail(.authenticationFailed("server signature did not verify: \(error)"))
+            }
+        default:
+            return .fail(.unsupportedAuthentication("authentication request \(code)"))
+        }
+    }
+
+    private mutating func violation(_ message: String) -> Action {
+        self.state = .done
+        return .fail(.protocolViolation(message))
+    }
+}
+
+public struct ServerParameter: Sendable, Equatable {
+    public var name: String
+    public var value: String
+    public init(name: String, value: String) {
+        self.name = name
+        self.value = value
+    }
+}
+
+public enum ServerStartupError: Error, Sendable, Equatable, CustomStringConvertible {
+    case serverError(ErrorFields)
+    case passwordRequired
+    case unsupportedAuthentication(String)
+    case authenticationFailed(String)
+    case protocolViolation(String)
+
+    public var description: String {
+        switch self {
+        case .serverError(let fields): return "server refused the connection: \(fields.message) (\(fields.sqlState))"
+        case .passwordRequired: return "server asked for a password but the backend URL has none"
+        case .unsupportedAuthentication(let what): return "unsupported server authentication: \(what)"
+        case .authenticationFailed(let why): return "server authentication failed: \(why)"
+        case .protocolViolation(let why): return "protocol violation from server: \(why)"
+        }
+    }
+}
