@@ -1,4 +1,0 @@
-import Testing
-@testable import ProxySession
-
-@Test func targetLinks() {}
