@@ -1,0 +1,126 @@
+"""Operating the proxy: admin console, /metrics and /health, SIGHUP reload, SIGTERM shutdown."""
+import asyncio
+import re
+import signal
+import time
+import urllib.error
+import urllib.request
+
+import asyncpg
+import psycopg
+import psycopg.errors
+import pytest
+import yaml
+
+from conftest import wait_until
+
+
+def http_get(port: int, path: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+    except (urllib.error.URLError, ConnectionError):
+        return 0, ""  # not listening (any more)
+
+
+def metric(text: str, name: str, **labels) -> float | None:
+    """Value of the first sample of `name` whose labels include `labels`."""
+    for line in text.splitlines():
+        if line.startswith("#"):
+            continue
+        m = re.match(r"([a-zA-Z_:][\w:]*)(\{[^}]*\})?\s+(\S+)", line)
+        if not m or m.group(1) != name:
+            continue
+        got = dict(re.findall(r'(\w+)="([^"]*)"', m.group(2) or ""))
+        if all(got.get(k) == v for k, v in labels.items()):
+            return float(m.group(3))
+    return None
+
+
+def test_admin_console(proxy):
+    px = proxy()
+    with px.connect() as c:
+        c.execute("SELECT 1")
+    out = px.psql("-c", "SHOW POOLS", service="schemaproxy", user="admin", password=px.admin_password).stdout
+    assert "saju_service" in out
+    out = px.psql("-c", "SHOW SERVICES", service="schemaproxy", user="admin", password=px.admin_password).stdout
+    assert "saju_service" in out and "kasi_cache" in out
+
+
+def test_admin_console_refuses_other_users(proxy):
+    px = proxy()
+
+    async def main():
+        try:
+            c = await asyncpg.connect(px.url("schemaproxy"), statement_cache_size=0, timeout=10)
+        except asyncpg.PostgresError as e:
+            return e.sqlstate
+        try:
+            await c.fetch("SHOW POOLS")
+        except asyncpg.PostgresError as e:
+            return e.sqlstate
+        finally:
+            await c.close()
+        return None
+    assert asyncio.run(main()) in ("28000", "42501")
+
+
+def test_health_and_metrics(proxy):
+    px = proxy()
+    assert http_get(px.metrics_port, "/health")[0] == 200
+    status, before = http_get(px.metrics_port, "/metrics")
+    assert status == 200
+    q0 = metric(before, "schemaproxy_queries_total", service="saju_service") or 0
+    with px.connect() as c:
+        for _ in range(5):
+            c.execute("SELECT count(*) FROM users")
+    status, after = http_get(px.metrics_port, "/metrics")
+    q1 = metric(after, "schemaproxy_queries_total", service="saju_service")
+    assert q1 is not None and q1 - q0 >= 5, (q0, q1)
+    assert metric(after, "schemaproxy_rewrites_total", service="saju_service", result="rewritten") >= 1
+    for name in ("schemaproxy_client_connections", "schemaproxy_server_connections",
+                 "schemaproxy_transactions_total", "schemaproxy_backend_up"):
+        assert name in after, f"{name} missing from /metrics"
+
+
+def test_sighup_reload_applies_mapping_and_keeps_clients(proxy):
+    px = proxy()
+    held = px.connect()
+    assert held.execute("SELECT count(*) FROM users").fetchone() == (3,)
+    cfg = px.config
+    cfg["services"]["saju_service"]["schemas"] = {"shared_common": ["users"], "dream_service": ["dreams"]}
+    px.config_path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    px.proc.send_signal(signal.SIGHUP)
+
+    def dreams_visible():
+        try:
+            return held.execute("SELECT count(*) FROM dreams").fetchone() == (2,)
+        except psycopg.errors.UndefinedTable:
+            return False
+    wait_until(dreams_visible, 10, interval=0.1, what="the reloaded mapping")
+    with pytest.raises(psycopg.errors.UndefinedTable):
+        held.execute("SELECT * FROM kasi_cache")  # no longer mapped
+    # an invalid file is rejected and the running config stays
+    px.config_path.write_text("listen: [this is not valid\n")
+    px.proc.send_signal(signal.SIGHUP)
+    wait_until(lambda: (metric(http_get(px.metrics_port, "/metrics")[1], "schemaproxy_config_reloads_total",
+                               result="failure") or 0) >= 1, 10, what="a failed reload to be counted")
+    assert held.execute("SELECT count(*) FROM dreams").fetchone() == (2,)
+    assert px.alive()
+    held.close()
+
+
+def test_sigterm_lets_open_transaction_finish(proxy, pg):
+    px = proxy(top_extra={"shutdown_timeout": "10s"})
+    c = px.connect(autocommit=False)
+    c.execute("SELECT 1")
+    px.proc.send_signal(signal.SIGTERM)
+    # new clients are refused while draining
+    wait_until(lambda: http_get(px.metrics_port, "/health")[0] != 200, 5, what="/health to stop answering 200")
+    assert c.execute("SELECT 'finishing'").fetchone() == ("finishing",)
+    c.commit()
+    c.close()
+    px.proc.wait(timeout=15)
+    assert px.proc.returncode == 0
