@@ -47,6 +47,7 @@ if (exec 3<>/dev/tcp/127.0.0.1/6432) 2>/dev/null; then
 fi
 
 WORK=$(mktemp -d /tmp/schemaproxy-demo.XXXXXX)
+chmod 755 "$WORK"  # the postgres user must reach $WORK/pg
 PROXY_PID=""
 cleanup() {
     local rc=$?
