@@ -131,14 +131,6 @@ def test_unknown_message_type(px, bystander):
     assert_proxy_healthy(px, bystander)
 
 
-def test_startup_packet_again_after_auth(px, bystander):
-    raw = authed(px)
-    # a second StartupMessage: its first byte (0x00) is not a message type
-    raw.send(pgwire.startup_packet({"user": "app", "database": "saju_service"}))
-    assert_08P01_then_closed(raw)
-    assert_proxy_healthy(px, bystander)
-
-
 # --------------------------------------------------------------------------- abandoned mid-stream
 
 @pytest.fixture
