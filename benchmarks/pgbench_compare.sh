@@ -175,6 +175,9 @@ if [ -n "$use_spx" ]; then
     if [ -n "$mapped" ]; then
         start_schemaproxy schemaproxy_mapped \
             '{public: [pgbench_accounts, pgbench_branches, pgbench_tellers, pgbench_history]}'
+        # show that the mapped instance really rewrites pgbench's statement
+        log "mapped rewrite: $(BENCH_PW=$BENCH_PW "$SPX_BIN" rewrite --config "$WORK/schemaproxy_mapped.yaml" \
+            --service bench 'SELECT abalance FROM pgbench_accounts WHERE aid = $1' 2>&1)"
     fi
 fi
 log "targets: ${TARGETS[*]}"

@@ -1,5 +1,6 @@
 """Operating the proxy: admin console, /metrics and /health, SIGHUP reload, SIGTERM shutdown."""
 import asyncio
+import threading
 import re
 import signal
 import time
@@ -124,3 +125,50 @@ def test_sigterm_lets_open_transaction_finish(proxy, pg):
     c.close()
     px.proc.wait(timeout=15)
     assert px.proc.returncode == 0
+
+
+def test_backend_failover_to_second_host(proxy, pg):
+    from conftest import HEAL7_SCHEMAS_SAJU, free_port
+    dead = free_port()
+    px = proxy(services={"saju_service": {
+        "backend": f"postgresql://heal7_app:${{ITEST_DB_PASSWORD}}@127.0.0.1:{dead},127.0.0.1:{pg.port}/heal7",
+        "schemas": HEAL7_SCHEMAS_SAJU,
+        "retry": {"attempts": 2, "initial_backoff": "50ms", "max_backoff": "100ms"}}})
+    with px.connect() as c:
+        assert c.execute("SELECT inet_server_port(), count(*) FROM users").fetchone() == (pg.port, 3)
+
+
+def test_service_search_path(proxy, pg):
+    from conftest import HEAL7_SCHEMAS_SAJU
+    backend = f"postgresql://heal7_app:${{ITEST_DB_PASSWORD}}@127.0.0.1:{pg.port}/heal7"
+    px = proxy(services={
+        "with_path": {"backend": backend, "search_path": ["dream_service", "shared_common"],
+                      "schemas": HEAL7_SCHEMAS_SAJU},
+        "without_path": {"backend": backend, "schemas": HEAL7_SCHEMAS_SAJU},
+    })
+    with px.connect("with_path") as c:
+        assert c.execute("SHOW search_path").fetchone()[0].replace('"', "") == "dream_service, shared_common"
+        assert c.execute("SELECT count(*) FROM dreams").fetchone() == (2,)  # unmapped, found via search_path
+    with px.connect("without_path") as c:
+        assert c.execute("SHOW search_path").fetchone() == ("pg_catalog",)  # the role's own setting
+
+
+def test_pause_and_resume(proxy):
+    px = proxy()
+    admin = psycopg.connect(px.url("schemaproxy", user="admin", password=px.admin_password), autocommit=True)
+    try:
+        admin.execute("PAUSE saju_service")
+        done = threading.Event()
+
+        def query():
+            with px.connect() as c:
+                c.execute("SELECT 1")
+            done.set()
+        t = threading.Thread(target=query)
+        t.start()
+        assert not done.wait(1.0), "a query went through while the service was paused"
+        admin.execute("RESUME saju_service")
+        assert done.wait(5), "the query did not proceed after RESUME"
+        t.join(5)
+    finally:
+        admin.close()
