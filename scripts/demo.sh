@@ -84,11 +84,23 @@ fi
 log "schemaproxy (pid $PROXY_PID) listening on 127.0.0.1:6432 with $CONFIG"
 
 failures=0
+shell_words() {
+    # print arguments the way one would type them: quoted only where needed
+    local a out=""
+    for a in "$@"; do
+        if [[ "$a" =~ ^[A-Za-z0-9_./:=@%+,-]+$ ]]; then
+            out+="$a "
+        else
+            out+="'${a//\'/\'\\\'\'}' "
+        fi
+    done
+    printf '%s' "${out% }"
+}
 show() {
     # show DESCRIPTION CMD...: print the command (passwords masked), run it, count failures
     local desc=$1 shown
     shift
-    shown=$(printf '%q ' "$@")
+    shown=$(shell_words "$@")
     shown=${shown//"$APP_PASSWORD"/***}
     shown=${shown//"$ADMIN_PASSWORD"/***}
     shown=${shown//"$DB_PASSWORD"/***}
