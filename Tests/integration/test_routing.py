@@ -128,3 +128,15 @@ def test_rewrite_command(pg, tmp_path):
     # only the two table references change (the schema may be written quoted or not)
     assert out.replace('"', "") == \
         "SELECT u.name, 'users' FROM shared_common.users u JOIN saju_service.kasi_cache k ON true", out
+
+
+def test_rewrite_metrics(px):
+    from test_operations import http_get, metric
+    before = metric(http_get(px.metrics_port, "/metrics")[1], "schemaproxy_rewrites_total",
+                    service="saju_service", result="rewritten") or 0
+    with px.connect() as c:
+        for i in range(3):
+            c.execute(f"SELECT count(*) FROM users WHERE id > {i}")
+    after = metric(http_get(px.metrics_port, "/metrics")[1], "schemaproxy_rewrites_total",
+                   service="saju_service", result="rewritten")
+    assert after is not None and after - before >= 3, (before, after)
