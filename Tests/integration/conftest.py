@@ -12,6 +12,7 @@ schema routing and exact SQLSTATEs are expected to fail there).
 """
 from __future__ import annotations
 
+import copy
 import os
 import secrets
 import shutil
@@ -206,6 +207,7 @@ def build_config(pg: PG, port: int, metrics_port: int, app_pw: str, admin_pw: st
                          "schemas": HEAL7_SCHEMAS_SAJU},
             "bench": {"backend": f"postgresql://bench_user:{pg.bench_password}@127.0.0.1:{pg.port}/bench"},
         }
+    services = copy.deepcopy(services)  # no shared objects: keeps YAML anchors/aliases out of the file
     for name, extra in (service_overrides or {}).items():
         services[name] = {**services[name], **extra}
     cfg: dict = {
