@@ -126,19 +126,19 @@ direct_users_fails() {
 show "Directly on PostgreSQL, heal7_app cannot see unqualified tables (search_path = pg_catalog)" \
     direct_users_fails
 show "Through schemaproxy, service saju_service: users is routed to shared_common" \
-    psql -X "$APP_URL/saju_service" -c 'SELECT id, name, email FROM users ORDER BY id'
+    psql -X -P pager=off "$APP_URL/saju_service" -c 'SELECT id, name, email FROM users ORDER BY id'
 show "saju_service: kasi_cache and saju_charts live in schema saju_service" \
-    psql -X "$APP_URL/saju_service" -c 'SELECT cache_key, payload FROM kasi_cache ORDER BY cache_key' \
+    psql -X -P pager=off "$APP_URL/saju_service" -c 'SELECT cache_key, payload FROM kasi_cache ORDER BY cache_key' \
     -c 'SELECT u.name, c.pillars FROM saju_charts c JOIN users u ON u.id = c.user_id ORDER BY c.id'
 show "Service dream_service: dreams and their interpretations" \
-    psql -X "$APP_URL/dream_service" -c 'SELECT d.content, i.interpretation FROM dreams d JOIN dream_interpretations i ON i.dream_id = d.id ORDER BY d.id'
+    psql -X -P pager=off "$APP_URL/dream_service" -c 'SELECT d.content, i.interpretation FROM dreams d JOIN dream_interpretations i ON i.dream_id = d.id ORDER BY d.id'
 show "String literals are left alone" \
-    psql -X "$APP_URL/saju_service" -c "SELECT 'users' AS literal, count(*) AS users FROM users"
+    psql -X -P pager=off "$APP_URL/saju_service" -c "SELECT 'users' AS literal, count(*) AS users FROM users"
 show "What the server receives (schemaproxy rewrite)" \
     "$BIN" rewrite --config "$CONFIG" --service saju_service \
     "SELECT u.name, c.birth_at FROM users u JOIN saju_charts c ON c.user_id = u.id WHERE u.email = 'users@example.com'"
 show "Admin console" \
-    psql -X "postgresql://admin:$ADMIN_PASSWORD@127.0.0.1:6432/schemaproxy" -c 'SHOW POOLS'
+    psql -X -P pager=off "postgresql://admin:$ADMIN_PASSWORD@127.0.0.1:6432/schemaproxy" -c 'SHOW POOLS'
 show "Health endpoint" \
     python3 -c 'import urllib.request as u; r = u.urlopen("http://127.0.0.1:9930/health", timeout=5); print(r.status, r.read().decode().strip())'
 
