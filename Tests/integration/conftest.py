@@ -1,0 +1,305 @@
+"""Fixtures for schemaproxy's integration tests.
+
+- `pg` (session): a throwaway PostgreSQL 15 (scripts/lib.sh) with the heal7 example, a role
+  heal7_md5 (md5 server auth), a scratch schema `itest`, and a pgbench database `bench`.
+- `proxy` (function): a factory; `proxy(pool_size=1, auth="trust", ...)` writes a config YAML,
+  starts the binary on free ports, waits until it accepts connections, and stops it at teardown
+  (SIGTERM, then kill). Its stderr is attached to the report of a failing test.
+
+The binary is $SCHEMAPROXY_BIN, else .build/release/schemaproxy. With ITEST_STANDIN=pgbouncer the
+factory starts PgBouncer with an equivalent config instead (to exercise the harness; tests of
+schema routing and exact SQLSTATEs are expected to fail there).
+"""
+from __future__ import annotations
+
+import copy
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psycopg
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+LIB = ROOT / "scripts" / "lib.sh"
+PG_BIN = Path(os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin"))
+PSQL = str(PG_BIN / "psql")
+PGBENCH = str(PG_BIN / "pgbench")
+STANDIN = os.environ.get("ITEST_STANDIN", "")
+
+HEAL7_SCHEMAS_SAJU = {"shared_common": ["users", "attachments"], "saju_service": ["saju_charts", "kasi_cache"]}
+HEAL7_SCHEMAS_DREAM = {"shared_common": ["users", "attachments"], "dream_service": ["dreams", "dream_interpretations"]}
+
+PROXIES_KEY = pytest.StashKey[list]()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def lib(cmd: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    """Run `cmd` in bash with scripts/lib.sh sourced; raise with its output on failure."""
+    p = subprocess.run(
+        ["bash", "-c", f". {LIB}; set -euo pipefail; {cmd}"],
+        capture_output=True, text=True, env={**os.environ, **(env or {})}, timeout=300,
+    )
+    if p.returncode != 0:
+        raise RuntimeError(f"lib.sh `{cmd}` failed ({p.returncode}):\n{p.stdout}\n{p.stderr}")
+    return p
+
+
+def wait_until(pred, timeout: float, interval: float = 0.05, what: str = "condition"):
+    """Poll pred() until it returns a truthy value (returned) or the timeout passes (AssertionError)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v:
+            return v
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+# --------------------------------------------------------------------------- PostgreSQL
+
+@dataclass
+class PG:
+    dir: str
+    port: int
+    app_password: str          # heal7_app
+    md5_password: str          # heal7_md5
+    bench_password: str        # bench_user
+
+    def super_conn(self, dbname: str = "heal7") -> psycopg.Connection:
+        """Superuser connection over the cluster's unix socket (autocommit)."""
+        return psycopg.connect(host=self.dir, port=self.port, user="postgres", dbname=dbname, autocommit=True)
+
+    def super_exec(self, sql: str, dbname: str = "heal7", params=None):
+        with self.super_conn(dbname) as c:
+            cur = c.execute(sql, params)
+            return cur.fetchall() if cur.description else None
+
+    def app_conn(self, **kw) -> psycopg.Connection:
+        """heal7_app directly on PostgreSQL (no proxy)."""
+        return psycopg.connect(host="127.0.0.1", port=self.port, user="heal7_app",
+                               password=self.app_password, dbname="heal7", **kw)
+
+    def backends(self, role: str = "heal7_app", db: str = "heal7") -> int:
+        (n,), = self.super_exec(
+            "SELECT count(*) FROM pg_stat_activity WHERE usename = %s AND datname = %s "
+            "AND backend_type = 'client backend'", params=(role, db))
+        return n
+
+    def wait_no_backends(self, role: str = "heal7_app", db: str = "heal7", timeout: float = 15):
+        wait_until(lambda: self.backends(role, db) == 0, timeout, what=f"no backends of {role} in {db}")
+
+
+@pytest.fixture(scope="session")
+def pg():
+    d = tempfile.mkdtemp(prefix="schemaproxy-itest-pg.", dir="/tmp")
+    os.rmdir(d)  # pg_start creates it with the right owner
+    app_pw, md5_pw, bench_pw = (secrets.token_hex(10) for _ in range(3))
+    lib(f"pg_start {d}")
+    try:
+        port = int(next(line.split("=", 1)[1] for line in Path(d, "pg.env").read_text().splitlines()
+                        if line.startswith("PG_PORT=")))
+        env = {"PG_DIR": d, "PG_PORT": str(port)}
+        lib(f"pg_load_heal7 {app_pw}", env)
+        lib(f"pg_create_bench {bench_pw} 1", env)
+        pgi = PG(d, port, app_pw, md5_pw, bench_pw)
+        with pgi.super_conn("heal7") as c:
+            c.execute("SET password_encryption = 'md5'")
+            c.execute(f"CREATE ROLE heal7_md5 LOGIN PASSWORD '{md5_pw}'")
+            c.execute("ALTER ROLE heal7_md5 SET search_path = pg_catalog")
+            c.execute("GRANT CONNECT, TEMPORARY ON DATABASE heal7 TO heal7_md5")
+            c.execute("GRANT USAGE ON SCHEMA shared_common, saju_service, dream_service TO heal7_md5")
+            c.execute("GRANT SELECT ON ALL TABLES IN SCHEMA shared_common, saju_service, dream_service TO heal7_md5")
+            c.execute("CREATE SCHEMA itest AUTHORIZATION heal7_app")
+            c.execute("GRANT USAGE, CREATE ON SCHEMA itest TO heal7_md5")
+            (stored,), = c.execute("SELECT rolpassword FROM pg_authid WHERE rolname = 'heal7_md5'").fetchall()
+            assert stored.startswith("md5"), "heal7_md5 must have an md5 verifier"
+        yield pgi
+    finally:
+        lib(f"pg_stop {d}")
+
+
+# --------------------------------------------------------------------------- proxy
+
+@dataclass
+class Proxy:
+    name: str
+    port: int
+    metrics_port: int
+    config_path: Path
+    config: dict
+    proc: subprocess.Popen
+    stderr_path: Path
+    app_password: str
+    admin_password: str
+    extra_stop: list = field(default_factory=list)
+
+    def url(self, service: str = "saju_service", user: str = "app", password: str | None = None, **params) -> str:
+        pw = self.app_password if password is None else password
+        q = "&".join(f"{k}={v}" for k, v in params.items())
+        return f"postgresql://{user}:{pw}@127.0.0.1:{self.port}/{service}" + (f"?{q}" if q else "")
+
+    def kw(self, service: str = "saju_service", user: str = "app", password: str | None = None) -> dict:
+        return dict(host="127.0.0.1", port=self.port, user=user, dbname=service,
+                    password=self.app_password if password is None else password)
+
+    def connect(self, service: str = "saju_service", autocommit: bool = True, **kw) -> psycopg.Connection:
+        args = self.kw(service)
+        args.update(kw)
+        return psycopg.connect(autocommit=autocommit, connect_timeout=10, **args)
+
+    def psql(self, *args: str, service: str = "saju_service", input: str | None = None,
+             timeout: float = 60, check: bool = True, **params) -> subprocess.CompletedProcess:
+        cmd = [PSQL, "-X", "-v", "ON_ERROR_STOP=1", self.url(service, **params), *args]
+        p = subprocess.run(cmd, input=input, capture_output=True, text=True, timeout=timeout)
+        if check and p.returncode != 0:
+            raise AssertionError(f"psql {args} exited {p.returncode}\nstdout:\n{p.stdout}\nstderr:\n{p.stderr}")
+        return p
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def stderr_text(self, limit: int = 20000) -> str:
+        try:
+            data = self.stderr_path.read_text(errors="replace")
+        except OSError:
+            return ""
+        return data[-limit:]
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        for f in self.extra_stop:
+            f()
+
+
+def build_config(pg: PG, port: int, metrics_port: int, app_pw: str, admin_pw: str, *,
+                 pool_mode: str = "transaction", pool_size: int = 4, auth: str = "scram-sha-256",
+                 checkout_timeout: str = "5s", max_client_connections: int | None = None,
+                 login_timeout: str | None = None, workers: int | None = None,
+                 services: dict | None = None, service_overrides: dict | None = None,
+                 defaults_extra: dict | None = None, top_extra: dict | None = None) -> dict:
+    backend_app = f"postgresql://heal7_app:${{ITEST_DB_PASSWORD}}@127.0.0.1:{pg.port}/heal7"
+    if services is None:
+        services = {
+            "saju_service": {"backend": backend_app, "schemas": HEAL7_SCHEMAS_SAJU},
+            "dream_service": {"backend": backend_app, "schemas": HEAL7_SCHEMAS_DREAM},
+            "saju_md5": {"backend": f"postgresql://heal7_md5:{pg.md5_password}@127.0.0.1:{pg.port}/heal7",
+                         "schemas": HEAL7_SCHEMAS_SAJU},
+            "bench": {"backend": f"postgresql://bench_user:{pg.bench_password}@127.0.0.1:{pg.port}/bench"},
+        }
+    services = copy.deepcopy(services)  # no shared objects: keeps YAML anchors/aliases out of the file
+    for name, extra in (service_overrides or {}).items():
+        services[name] = {**services[name], **extra}
+    cfg: dict = {
+        "listen": f"127.0.0.1:{port}",
+        "metrics_listen": f"127.0.0.1:{metrics_port}",
+        "shutdown_timeout": "2s",
+        "max_client_connections": max_client_connections or 300,
+        "admin": {"database": "schemaproxy", "users": ["admin"]},
+        "auth": {"method": auth, "users": {"app": "${ITEST_APP_PASSWORD}", "admin": admin_pw}},
+        "defaults": {"pool_mode": pool_mode, "pool_size": pool_size, "checkout_timeout": checkout_timeout,
+                     **(defaults_extra or {})},
+        "services": services,
+    }
+    if login_timeout is not None:
+        cfg["login_timeout"] = login_timeout
+    if workers is not None:
+        cfg["workers"] = workers
+    cfg.update(top_extra or {})
+    return cfg
+
+
+def schemaproxy_bin() -> str:
+    b = os.environ.get("SCHEMAPROXY_BIN") or str(ROOT / ".build" / "release" / "schemaproxy")
+    if not os.access(b, os.X_OK):
+        pytest.fail(f"schemaproxy binary not found at {b} (set SCHEMAPROXY_BIN or run swift build -c release)")
+    return b
+
+
+def wait_accepting(port: int, proc: subprocess.Popen, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"proxy exited with status {proc.returncode} before listening")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"proxy not accepting connections on {port} after {timeout}s")
+
+
+@pytest.fixture
+def proxy(request, pg, tmp_path):
+    started: list[Proxy] = []
+    request.node.stash[PROXIES_KEY] = started
+
+    def start(**opts) -> Proxy:
+        port, mport = free_port(), free_port()
+        app_pw, admin_pw = secrets.token_hex(8), secrets.token_hex(8)
+        cfg = build_config(pg, port, mport, app_pw, admin_pw, **opts)
+        n = len(started)
+        cfg_path = tmp_path / f"proxy{n}.yaml"
+        err_path = tmp_path / f"proxy{n}.stderr"
+        env = {**os.environ, "ITEST_DB_PASSWORD": pg.app_password, "ITEST_APP_PASSWORD": app_pw}
+        if STANDIN == "pgbouncer":
+            from standin import start_pgbouncer
+            p = start_pgbouncer(pg, cfg, tmp_path / f"pgbouncer{n}", app_pw, admin_pw, env)
+            started.append(p)
+            return p
+        cfg_path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+        errf = open(err_path, "wb")
+        proc = subprocess.Popen([schemaproxy_bin(), "--config", str(cfg_path)], stdin=subprocess.DEVNULL,
+                                stdout=errf, stderr=errf, env=env, cwd=tmp_path)
+        errf.close()
+        p = Proxy(f"proxy{n}", port, mport, cfg_path, cfg, proc, err_path, app_pw, admin_pw)
+        started.append(p)
+        try:
+            wait_accepting(port, proc)
+        except RuntimeError as e:
+            pytest.fail(f"{e}\nconfig:\n{cfg_path.read_text()}\nstderr:\n{p.stderr_text()}")
+        return p
+
+    yield start
+    for p in started:
+        p.stop()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    rep = outcome.get_result()
+    if rep.failed:
+        for p in item.stash.get(PROXIES_KEY, []):
+            rep.sections.append((f"{p.name} stderr (exit {p.proc.poll()})", p.stderr_text() or "(empty)"))
+            rep.sections.append((f"{p.name} config", p.config_path.read_text() if p.config_path.exists() else ""))
+
+
+def pytest_report_header(config):
+    if STANDIN:
+        return f"schemaproxy integration tests against STAND-IN {STANDIN}"
+    return f"schemaproxy integration tests against {os.environ.get('SCHEMAPROXY_BIN') or ROOT / '.build/release/schemaproxy'}"
+
+
+def have(cmd: str) -> bool:
+    return shutil.which(cmd) is not None

@@ -1,0 +1,162 @@
+"""Errors a client must see with the contract's SQLSTATEs: authentication, unknown service,
+too many clients, pool exhausted, backend unreachable."""
+import asyncio
+import threading
+import time
+
+import asyncpg
+import psycopg
+import pytest
+
+from conftest import free_port
+
+
+def connect_error(url: str, timeout: float = 15) -> asyncpg.PostgresError:
+    """Connect with asyncpg (it parses the ErrorResponse of a failed startup) and return the error."""
+    async def main():
+        try:
+            c = await asyncpg.connect(url, statement_cache_size=0, timeout=timeout)
+        except asyncpg.PostgresError as e:
+            return e
+        await c.close()
+        return None
+    err = asyncio.run(main())
+    assert err is not None, f"connecting to {url} unexpectedly succeeded"
+    return err
+
+
+def query_error(px):
+    """Connect and run SELECT 1 as a second client; return (error with .sqlstate, seconds taken).
+
+    The error may come at startup (the proxy wants a server connection before AuthenticationOk /
+    ReadyForQuery) or at the query; psycopg reports the SQLSTATE of an ErrorResponse to a query,
+    asyncpg the one of an ErrorResponse during startup."""
+    t0 = time.monotonic()
+    try:
+        c = psycopg.connect(px.url(), connect_timeout=15, autocommit=True)
+    except psycopg.OperationalError:
+        return connect_error(px.url()), time.monotonic() - t0
+    try:
+        c.execute("SELECT 1")
+    except psycopg.Error as e:
+        return e, time.monotonic() - t0
+    finally:
+        c.close()
+    return None, time.monotonic() - t0
+
+
+@pytest.mark.parametrize("method", ["scram-sha-256", "md5"])
+def test_wrong_password(proxy, method):
+    px = proxy(auth=method)
+    err = connect_error(px.url(password="wrong-password"))
+    assert err.sqlstate == "28P01", repr(err)
+    assert isinstance(err, asyncpg.exceptions.InvalidPasswordError)
+    # and the right one works, with the same method
+    with px.connect() as c:
+        assert c.execute("SELECT 1").fetchone() == (1,)
+
+
+@pytest.mark.parametrize("method", ["scram-sha-256", "md5"])
+def test_unknown_user(proxy, method):
+    px = proxy(auth=method)
+    err = connect_error(px.url(user="nobody", password="whatever"))
+    assert err.sqlstate in ("28P01", "28000"), repr(err)
+
+
+def test_auth_methods_with_psql(proxy):
+    for method in ("scram-sha-256", "md5", "trust"):
+        px = proxy(auth=method)
+        out = px.psql("-At", "-c", f"SELECT 'ok via {method}'").stdout.strip()
+        assert out == f"ok via {method}"
+        px.stop()
+
+
+def test_unknown_database(proxy):
+    px = proxy()
+    err = connect_error(px.url(service="no_such_service"))
+    assert err.sqlstate == "3D000", repr(err)
+    assert isinstance(err, asyncpg.exceptions.InvalidCatalogNameError)
+
+
+def test_max_client_connections(proxy):
+    px = proxy(max_client_connections=3)
+    held = [px.connect() for _ in range(3)]
+    try:
+        for c in held:
+            assert c.execute("SELECT 1").fetchone() == (1,)
+        err = connect_error(px.url())
+        assert err.sqlstate == "53300", repr(err)
+        assert isinstance(err, asyncpg.exceptions.TooManyConnectionsError)
+        # the held clients are unaffected
+        assert held[0].execute("SELECT 2").fetchone() == (2,)
+    finally:
+        held.pop().close()
+    # a slot is free again: a new client gets in (poll: the proxy learns of the close asynchronously)
+    deadline = time.monotonic() + 5
+    while True:
+        try:
+            with px.connect() as c:
+                assert c.execute("SELECT 3").fetchone() == (3,)
+            break
+        except psycopg.OperationalError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+    for c in held:
+        c.close()
+
+
+def test_pool_exhausted_checkout_timeout(proxy, pg):
+    px = proxy(pool_size=1, checkout_timeout="500ms")
+    holder = px.connect(autocommit=False)
+    try:
+        holder.execute("SELECT 1")  # inside a transaction: the only server connection is lent out
+
+        err, elapsed = query_error(px)
+        assert err is not None, "a second client got a server connection although pool_size=1 was in use"
+        assert err.sqlstate in ("08006", "57P03"), repr(err)
+        assert "saju_service" in str(err), f"message does not name the service: {err}"
+        assert 0.4 <= elapsed < 5, elapsed
+        # the holder's transaction is still fine, and after it ends the pool serves others again
+        assert holder.execute("SELECT 5").fetchone() == (5,)
+        holder.commit()
+        with px.connect() as c:
+            assert c.execute("SELECT 6").fetchone() == (6,)
+    finally:
+        holder.close()
+
+
+def test_backend_unreachable(proxy, pg):
+    dead = free_port()  # nothing listens there
+    px = proxy(checkout_timeout="3s", services={
+        "saju_service": {"backend": f"postgresql://heal7_app:x@127.0.0.1:{dead}/heal7",
+                         "retry": {"attempts": 2, "initial_backoff": "50ms", "max_backoff": "100ms"}},
+    })
+    err, elapsed = query_error(px)
+    assert err is not None
+    assert err.sqlstate in ("08006", "57P03"), repr(err)
+    assert "saju_service" in str(err)
+    assert elapsed < 15
+    assert px.alive()
+
+
+def test_errors_do_not_take_the_proxy_down(proxy):
+    px = proxy(pool_size=2)
+    results = []
+
+    def bad():
+        for url in (px.url(password="nope"), px.url(service="nope")):
+            try:
+                psycopg.connect(url, connect_timeout=5).close()
+                results.append("connected")
+            except psycopg.OperationalError:
+                results.append("refused")
+
+    ts = [threading.Thread(target=bad) for _ in range(10)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(30)
+    assert results == ["refused"] * 20
+    with px.connect() as c:
+        assert c.execute("SELECT 'alive'").fetchone() == ("alive",)

@@ -1,0 +1,82 @@
+#!/usr/bin/env python3
+"""Summarise pgbench_compare.sh results (TSV) as a Markdown table.
+
+Per cell (mode x clients): median TPS of each target over the rounds, the ratios schemaproxy/PgBouncer
+and schemaproxy/direct, and each proxy's CPU time per transaction (median over the rounds)."""
+import argparse
+import csv
+import statistics
+from collections import defaultdict
+
+ORDER = ["direct", "pgbouncer", "schemaproxy", "schemaproxy_mapped"]
+LABEL = {"direct": "direct", "pgbouncer": "PgBouncer", "schemaproxy": "schemaproxy",
+         "schemaproxy_mapped": "schemaproxy (mapped)"}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("tsv")
+    ap.add_argument("--title", default="")
+    a = ap.parse_args()
+
+    tps = defaultdict(list)
+    cpu_us = defaultdict(list)
+    failed = defaultdict(int)
+    cells, targets = [], set()
+    with open(a.tsv) as f:
+        for row in csv.DictReader(f, delimiter="\t"):
+            key = (row["mode"], int(row["clients"]), row["target"])
+            cell = key[:2]
+            if cell not in cells:
+                cells.append(cell)
+            targets.add(row["target"])
+            if row["tps"] == "NA":
+                failed[key] += 1
+                continue
+            tps[key].append(float(row["tps"]))
+            if row["cpu_ticks"] != "NA" and int(row["transactions"]) > 0:
+                cpu_us[key].append(int(row["cpu_ticks"]) / int(row["clk_tck"]) / int(row["transactions"]) * 1e6)
+
+    present = [t for t in ORDER if t in targets]
+    proxies = [t for t in present if t != "direct"]
+
+    def med(d, key, fmt):
+        if key in d and d[key]:
+            return fmt(statistics.median(d[key]))
+        return "failed" if failed.get(key) else "—"
+
+    def ratio(k1, k2):
+        if tps.get(k1) and tps.get(k2):
+            return f"{statistics.median(tps[k1]) / statistics.median(tps[k2]):.2f}"
+        return "—"
+
+    head = ["-M", "clients"] + [f"{LABEL[t]} TPS" for t in present]
+    if "schemaproxy" in present and "pgbouncer" in present:
+        head.append("spx/PgB")
+    if "schemaproxy" in present:
+        head.append("spx/direct")
+    if "schemaproxy_mapped" in present:
+        head.append("mapped/spx")
+    head += [f"{LABEL[t]} µs CPU/tx" for t in proxies]
+
+    lines = []
+    if a.title:
+        lines += [a.title, ""]
+    lines.append("| " + " | ".join(head) + " |")
+    lines.append("|" + "---|" * len(head))
+    for mode, c in cells:
+        k = lambda t: (mode, c, t)  # noqa: E731
+        row = [mode, str(c)] + [med(tps, k(t), lambda v: f"{v:,.0f}") for t in present]
+        if "schemaproxy" in present and "pgbouncer" in present:
+            row.append(ratio(k("schemaproxy"), k("pgbouncer")))
+        if "schemaproxy" in present:
+            row.append(ratio(k("schemaproxy"), k("direct")))
+        if "schemaproxy_mapped" in present:
+            row.append(ratio(k("schemaproxy_mapped"), k("schemaproxy")))
+        row += [med(cpu_us, k(t), lambda v: f"{v:.1f}") for t in proxies]
+        lines.append("| " + " | ".join(row) + " |")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
