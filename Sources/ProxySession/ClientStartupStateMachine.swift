@@ -26,23 +26,30 @@ public struct ClientStartupStateMachine: Sendable {
     }
 
     enum State: Sendable {
-        case awaitingStartup(encryptionRefused: Bool)
+        case awaitingStartup(sslRefused: Bool, gssRefused: Bool)
         case awaitingMD5(StartupMessage, user: String, database: String, salt: [UInt8])
         case awaitingSCRAMFirst(StartupMessage, user: String, database: String, exchange: SCRAMServerExchange)
         case awaitingSCRAMFinal(StartupMessage, user: String, database: String, exchange: SCRAMServerExchange)
         case done
     }
 
-    private var state: State = .awaitingStartup(encryptionRefused: false)
+    private var state: State = .awaitingStartup(sslRefused: false, gssRefused: false)
     private let method: LoginMethod
     private let credentials: [String: UserCredential]
     private let random: @Sendable (Int) -> [UInt8]
+    private let unknownUserSecret: [UInt8]
+
+    /// Drawn once per process: an unknown user must be offered the same salt at every attempt, as a real
+    /// user is, or the salt would tell who exists.
+    public static let processUnknownUserSecret = SCRAM.randomBytes(count: 32)
 
     /// `credentials` maps user names to what `auth.users` holds; `random` gives n random bytes (salts, nonces).
     public init(
         method: LoginMethod, credentials: [String: UserCredential],
-        random: @escaping @Sendable (Int) -> [UInt8] = { SCRAM.randomBytes(count: $0) }
+        random: @escaping @Sendable (Int) -> [UInt8] = { SCRAM.randomBytes(count: $0) },
+        unknownUserSecret: [UInt8] = ClientStartupStateMachine.processUnknownUserSecret
     ) {
+        self.unknownUserSecret = unknownUserSecret
         self.method = method
         self.credentials = credentials
         self.random = random
@@ -54,13 +61,17 @@ public struct ClientStartupStateMachine: Sendable {
     }
 
     public mutating func received(_ request: StartupRequest) -> [Action] {
-        guard case .awaitingStartup(let refused) = self.state else {
+        guard case .awaitingStartup(let sslRefused, let gssRefused) = self.state else {
             return [self.fail(.protocolViolation, "unexpected startup packet")]
         }
         switch request {
-        case .sslRequest, .gssEncryptionRequest:
-            guard !refused else { return [self.fail(.protocolViolation, "encryption requested twice")] }
-            self.state = .awaitingStartup(encryptionRefused: true)
+        case .sslRequest:
+            guard !sslRefused else { return [self.fail(.protocolViolation, "SSL requested twice")] }
+            self.state = .awaitingStartup(sslRefused: true, gssRefused: gssRefused)
+            return [.refuseEncryption]
+        case .gssEncryptionRequest:
+            guard !gssRefused else { return [self.fail(.protocolViolation, "GSS encryption requested twice")] }
+            self.state = .awaitingStartup(sslRefused: sslRefused, gssRefused: true)
             return [.refuseEncryption]
         case .cancel(let key):
             self.state = .done
@@ -105,7 +116,7 @@ public struct ClientStartupStateMachine: Sendable {
     ) -> Action {
         // Unknown users (and md5-only secrets) get a full exchange against a random verifier, so the reply
         // does not reveal whether the user exists.
-        let verifier = credential?.scramVerifier ?? SCRAMVerifier.unknownUser(user, secret: self.random(32))
+        let verifier = credential?.scramVerifier ?? SCRAMVerifier.unknownUser(user, secret: self.unknownUserSecret)
         let exchange = SCRAMServerExchange(verifier: verifier, serverNonce: Base64.encode(self.random(18)))
         self.state = .awaitingSCRAMFirst(startup, user: user, database: database, exchange: exchange)
         return .requestAuthentication(.sasl(mechanisms: ["SCRAM-SHA-256"]))
@@ -133,7 +144,7 @@ public struct ClientStartupStateMachine: Sendable {
             guard mechanism == "SCRAM-SHA-256" else {
                 return self.fail(.protocolViolation, "client selected an invalid SASL authentication mechanism")
             }
-            guard length >= 0, let data = payload.readBytes(length: Int(length)) else {
+            guard length >= 0, let data = payload.readBytes(length: Int(length)), payload.readableBytes == 0 else {
                 return self.fail(.protocolViolation, "malformed SASLInitialResponse")
             }
             do {
@@ -150,8 +161,10 @@ public struct ClientStartupStateMachine: Sendable {
                 guard self.credentials[user] != nil else { return self.passwordFailed(user) }
                 self.state = .done
                 return .authenticated(user: user, database: database, startup: startup, saslFinal: serverFinal)
-            } catch {
+            } catch where error.kind == .invalidCredentials {
                 return self.passwordFailed(user)
+            } catch {
+                return self.fail(.protocolViolation, "malformed SCRAM message: \(error)")
             }
         case .awaitingStartup, .done:
             return self.fail(.protocolViolation, "unexpected password message")

@@ -40,6 +40,8 @@ public struct ServerStartupStateMachine: Sendable {
         case initial
         case waitingForAuthentication
         case scram(SCRAMClientExchange, sentFinal: Bool)
+        /// The server proved it knows the password (SASLFinal verified); only AuthenticationOk may follow.
+        case scramVerified
         case waitingForReady
         case done
     }
@@ -99,7 +101,7 @@ public struct ServerStartupStateMachine: Sendable {
     private mutating func receivedAuthentication(_ payload: inout ByteBuffer) -> Action {
         guard let code = payload.readInteger(as: UInt32.self) else { return self.violation("empty Authentication") }
         switch (code, self.state) {
-        case (0, .waitingForAuthentication), (0, .scram(_, sentFinal: true)):
+        case (0, .waitingForAuthentication), (0, .scramVerified):
             self.state = .waitingForReady
             return .wait
         case (3, .waitingForAuthentication):
@@ -129,6 +131,7 @@ public struct ServerStartupStateMachine: Sendable {
         case (12, .scram(let exchange, sentFinal: true)):
             do {
                 try exchange.verifyServerFinal(payload.readBytes(length: payload.readableBytes) ?? [])
+                self.state = .scramVerified
                 return .wait  // AuthenticationOk follows
             } catch {
                 self.state = .done

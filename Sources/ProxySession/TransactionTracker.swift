@@ -11,6 +11,10 @@ public struct TransactionTracker: Sendable, Equatable {
     /// Parse/Bind/Describe/Execute/Close/Flush sent since the last Sync: the server holds state for them.
     public private(set) var hasUnsyncedMessages = false
     public private(set) var status: TransactionStatus = .idle
+    /// Syncs sent since the last Execute or Query: if COPY data follows, the server ignored them (it was
+    /// already in copy-in mode when it read them), so they are not sync points after all.
+    private var syncsSinceExecute = 0
+    private var inCopyIn = false
 
     public init() {}
 
@@ -19,14 +23,35 @@ public struct TransactionTracker: Sendable, Equatable {
         switch id {
         case FrontendMessageID.query, FrontendMessageID.functionCall:
             self.pendingSyncPoints += 1
+            self.syncsSinceExecute = 0
         case FrontendMessageID.sync:
+            // During copy-in the server ignores Sync and Flush.
+            guard !self.inCopyIn else { return }
             self.pendingSyncPoints += 1
+            self.syncsSinceExecute += 1
             self.hasUnsyncedMessages = false
+        case FrontendMessageID.copyData:
+            if !self.inCopyIn {
+                self.inCopyIn = true
+                self.pendingSyncPoints -= self.syncsSinceExecute
+                if self.syncsSinceExecute > 0 { self.hasUnsyncedMessages = true }
+                self.syncsSinceExecute = 0
+            }
+        case FrontendMessageID.copyDone, FrontendMessageID.copyFail:
+            if !self.inCopyIn {
+                self.pendingSyncPoints -= self.syncsSinceExecute
+                if self.syncsSinceExecute > 0 { self.hasUnsyncedMessages = true }
+                self.syncsSinceExecute = 0
+            }
+            self.inCopyIn = false
+        case FrontendMessageID.execute:
+            self.syncsSinceExecute = 0
+            self.hasUnsyncedMessages = true
         case FrontendMessageID.parse, FrontendMessageID.bind, FrontendMessageID.describe,
-             FrontendMessageID.execute, FrontendMessageID.close, FrontendMessageID.flush:
+             FrontendMessageID.close, FrontendMessageID.flush:
             self.hasUnsyncedMessages = true
         default:
-            break  // COPY data and the like do not change the boundaries
+            break
         }
     }
 
