@@ -42,7 +42,6 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
     private(set) var database: String = ""
     private var startupMessage = StartupMessage(parameters: [])
     private var poolMode: PoolMode = .transaction
-    private var rewriter: SchemaRewriter?
 
     fileprivate var tracker = TransactionTracker()
     /// Client bytes not yet consumed (a partial frame, or everything before login).
@@ -235,7 +234,6 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
         }
         self.service = service
         self.poolMode = service.poolMode
-        self.rewriter = service.activeRewriter
         service.clientAttached(self)
         writer.writeAuthenticationOk()
         self.context?.write(self.wrapOutboundOut(writer.buffer), promise: nil)
@@ -292,7 +290,9 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
             case FrontendMessageID.query, FrontendMessageID.parse:
                 self.queryStarted = self.queryStarted ?? .now()
                 if id == FrontendMessageID.query { self.service?.metrics.countQuery() }
-                if let rewriter = self.rewriter, let replacement = self.rewrite(frame, in: buffer, with: rewriter) {
+                // Read per statement: a reload's mapping change applies to the next statement.
+                if let rewriter = self.service?.activeRewriter,
+                   let replacement = self.rewrite(frame, in: buffer, with: rewriter) {
                     self.emit(buffer, from: runStart, to: frame.start)
                     self.emitOwned(replacement)
                     runStart = frame.start + frame.totalLength
