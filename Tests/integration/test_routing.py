@@ -1,6 +1,8 @@
 """Schema routing end to end: heal7_app's search_path is pg_catalog, so unqualified names work only
 because the proxy qualifies them with the service's mapped schema."""
 import asyncio
+import os
+import secrets
 import re
 import subprocess
 
@@ -9,7 +11,7 @@ import psycopg
 import psycopg.errors
 import pytest
 
-from conftest import schemaproxy_bin
+from conftest import PGBENCH, schemaproxy_bin
 
 
 @pytest.fixture
@@ -140,3 +142,52 @@ def test_rewrite_metrics(px):
     after = metric(http_get(px.metrics_port, "/metrics")[1], "schemaproxy_rewrites_total",
                    service="saju_service", result="rewritten")
     assert after is not None and after - before >= 3, (before, after)
+
+
+PGBENCH_TABLES = ["pgbench_accounts", "pgbench_branches", "pgbench_tellers", "pgbench_history"]
+
+
+@pytest.mark.parametrize("mode", ["simple", "extended"])
+def test_pgbench_init_and_run_with_tables_mapped_into_a_schema(proxy, pg, mode):
+    """pgbench -i and pgbench runs through the proxy, with the pgbench tables mapped into a schema and a
+    backend role whose search_path does not reach them: any reference the rewriter missed fails.
+
+    pgbench -i runs with search_path = pg_catalog only. The runs need more: before starting, pgbench 15
+    looks pgbench_accounts up in pg_class by name (a string literal, correctly not rewritten) among
+    current_schemas(), so the search_path then also holds a decoy schema with same-named tables the role
+    may not read: a missed reference gets "permission denied" instead of silently working."""
+    role, schema, decoy = f"routed_{mode}", f"pgb_{mode}", f"decoy_{mode}"
+    password = secrets.token_hex(8)
+    for sql in (f"DROP SCHEMA IF EXISTS {schema} CASCADE", f"DROP SCHEMA IF EXISTS {decoy} CASCADE",
+                f"DROP ROLE IF EXISTS {role}", f"CREATE ROLE {role} LOGIN PASSWORD '{password}'",
+                f"ALTER ROLE {role} SET search_path = pg_catalog", f"CREATE SCHEMA {schema} AUTHORIZATION {role}"):
+        pg.super_exec(sql, dbname="bench")
+    px = proxy(services={"routed": {
+        "backend": f"postgresql://{role}:{password}@127.0.0.1:{pg.port}/bench",
+        "schemas": {schema: PGBENCH_TABLES}}})
+    env = {**os.environ, "PGPASSWORD": px.app_password}
+    base = ["-h", "127.0.0.1", "-p", str(px.port), "-U", "app"]
+    init = subprocess.run([PGBENCH, "-i", "-s", "1", *base, "routed"], capture_output=True, text=True,
+                          env=env, timeout=120)
+    assert init.returncode == 0, init.stdout + init.stderr
+    (accounts,), = pg.super_exec(f"SELECT count(*) FROM {schema}.pgbench_accounts", dbname="bench")
+    assert accounts == 100000
+    pg.super_exec(f"CREATE SCHEMA {decoy}", dbname="bench")
+    for table in PGBENCH_TABLES:
+        pg.super_exec(f"CREATE TABLE {decoy}.{table} (LIKE {schema}.{table})", dbname="bench")
+    pg.super_exec(f"GRANT USAGE ON SCHEMA {decoy} TO {role}", dbname="bench")
+    pg.super_exec(f"ALTER ROLE {role} SET search_path = pg_catalog, {decoy}", dbname="bench")
+    px.stop()  # its server connections still have the old search_path; a new proxy opens new ones
+    px = proxy(services={"routed": {
+        "backend": f"postgresql://{role}:{password}@127.0.0.1:{pg.port}/bench",
+        "schemas": {schema: PGBENCH_TABLES}}})
+    env = {**os.environ, "PGPASSWORD": px.app_password}
+    base = ["-h", "127.0.0.1", "-p", str(px.port), "-U", "app"]
+    for extra in (["-S"], []):  # select-only, then TPC-B
+        run = subprocess.run([PGBENCH, "-n", "-T", "3", "-c", "4", "-j", "2", "-M", mode, *extra, *base, "routed"],
+                             capture_output=True, text=True, env=env, timeout=90)
+        out = run.stdout + run.stderr
+        assert run.returncode == 0, out
+        assert "number of failed transactions: 0" in out, out
+    (history,), = pg.super_exec(f"SELECT count(*) FROM {schema}.pgbench_history", dbname="bench")
+    assert history > 0
