@@ -24,8 +24,6 @@ final class CancelRegistry: @unchecked Sendable {
         }
     }
 
-    var count: Int { self.lock.withLock { self.clients.count } }
-
     /// Forwards a cancel for `key` to the server connection serving that client, if any. Unknown keys are
     /// ignored silently, as PostgreSQL does.
     func cancel(_ key: BackendKey, runtime: ProxyRuntime) {

@@ -32,7 +32,6 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
     let loopIndex: Int
     let waiterID: Int
     let remoteAddress: String
-    let connectedAt = NIODeadline.now()
 
     fileprivate var phase: Phase
     private var context: ChannelHandlerContext?
@@ -463,9 +462,6 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
     }
 
     @inline(__always)
-    func serverSentError() {}
-
-    @inline(__always)
     func relayFromServer(_ buffer: ByteBuffer) {
         guard let context else { return }
         context.write(self.wrapOutboundOut(buffer), promise: nil)
@@ -546,7 +542,8 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
         self.phase = .closing
         var writer = MessageWriter(buffer: prefix ?? context.channel.allocator.buffer(capacity: 128))
         writer.writeError(error)
-        context.writeAndFlush(self.wrapOutboundOut(writer.buffer)).whenComplete { _ in context.close(promise: nil) }
+        let channel = context.channel
+        context.writeAndFlush(self.wrapOutboundOut(writer.buffer)).whenComplete { _ in channel.close(promise: nil) }
     }
 
     /// The client is gone: give back what it held. A server connection in a clean state returns to the

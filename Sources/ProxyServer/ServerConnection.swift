@@ -27,7 +27,6 @@ final class ServerConnection: ChannelInboundHandler, @unchecked Sendable {
     let host: HostAndPort
     let eventLoop: EventLoop
     let loopIndex: Int
-    let createdAt = NIODeadline.now()
     private(set) var lastUsed = NIODeadline.now()
 
     private var phase: Phase = .connecting
@@ -99,7 +98,6 @@ final class ServerConnection: ChannelInboundHandler, @unchecked Sendable {
             do {
                 try self.scanner.scan(buffer) { id, status in
                     if let status { client.serverSentReadyForQuery(status) }
-                    else if id == BackendMessageID.errorResponse { client.serverSentError() }
                 }
             } catch {
                 return self.fail(reason: "protocol violation from server: \(error)")

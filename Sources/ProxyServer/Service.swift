@@ -88,8 +88,6 @@ final class Service: @unchecked Sendable {
         }
     }
 
-    var backendStatus: [String: Bool] { self.lock.withLock { self.backendHosts } }
-
     // MARK: Reload
 
     /// Applies new settings in place: pool limits and timeouts now, the mapping from the next statement,
