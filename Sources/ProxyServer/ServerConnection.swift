@@ -3,6 +3,7 @@ import NIOCore
 import PostgresWire
 import ProxyConfig
 import ProxySession
+import SchemaRouting
 
 /// One connection to a PostgreSQL server, owned by a service's pool. It logs in (driving
 /// `ServerStartupStateMachine`), then relays what the server sends to the client it is lent to, following
@@ -46,9 +47,10 @@ final class ServerConnection: ChannelInboundHandler, @unchecked Sendable {
         self.eventLoop = eventLoop
         self.loopIndex = loopIndex
         let backend = service.settings.backend
-        var parameters = backend.parameters.filter { $0.key != "target_session_attrs" }.map { (name: $0.key, value: $0.value) }
+        var parameters = backend.parameters.map { (name: $0.key, value: $0.value) }
         if let searchPath = service.settings.searchPath {
-            parameters.append((name: "search_path", value: searchPath.map(Self.quoteIdentifier).joined(separator: ",")))
+            let quoted = searchPath.map { SchemaRouting.SQLIdentifier.quotedIfNeeded($0) }
+            parameters.append((name: "search_path", value: quoted.joined(separator: ",")))
         }
         if !parameters.contains(where: { $0.name == "application_name" }) {
             parameters.append((name: "application_name", value: "schemaproxy"))
@@ -273,12 +275,6 @@ final class ServerConnection: ChannelInboundHandler, @unchecked Sendable {
     private func fail(reason: String) {
         self.service.logger.warning("closing server connection", metadata: ["service": "\(self.service.name)", "reason": "\(reason)"])
         self.context?.close(promise: nil)
-    }
-
-    static func quoteIdentifier(_ name: String) -> String {
-        let plain = name.utf8.allSatisfy { ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x5F }
-        if plain, let first = name.utf8.first, !(first >= 0x30 && first <= 0x39) { return name }
-        return "\"" + name.split(separator: "\"", omittingEmptySubsequences: false).joined(separator: "\"\"") + "\""
     }
 }
 

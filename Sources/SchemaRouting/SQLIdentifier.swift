@@ -3,7 +3,7 @@
 /// The parser reports table names already folded (unquoted names lower-cased, quoted names exact), so names from
 /// the config file are folded the same way before they are compared; and a schema name inserted into a statement
 /// is quoted exactly when PostgreSQL would need the quotes.
-enum SQLIdentifier {
+public enum SQLIdentifier {
     /// PostgreSQL's NAMEDATALEN - 1: longer identifiers are truncated by the parser.
     static let maximumLength = 63
 
@@ -75,7 +75,7 @@ enum SQLIdentifier {
     }
 
     /// `name` as it must be written in SQL: bare when possible, otherwise in double quotes with `"` doubled.
-    static func quotedIfNeeded(_ name: String) -> String {
+    public static func quotedIfNeeded(_ name: String) -> String {
         needsQuoting(name) ? quoted(name) : name
     }
 
