@@ -11,6 +11,11 @@ public struct BackendStreamScanner: Sendable {
     private var partialHeaderCount: Int = 0
     /// A ReadyForQuery header was seen and its status byte has not arrived yet.
     private var awaitingStatus = false
+    /// Relay mode: the rest of the current message is dropped.
+    private var droppingRemaining = false
+    /// Relay mode: the start of a message whose header (and, for ReadyForQuery, status) is incomplete;
+    /// held back until it is complete, since its fate depends on its type.
+    private var held: ByteBuffer?
 
     public init() {}
 
@@ -18,6 +23,10 @@ public struct BackendStreamScanner: Sendable {
     public var isAtMessageBoundary: Bool {
         self.remaining == 0 && self.partialHeaderCount == 0 && !self.awaitingStatus
     }
+
+    /// Whether the next buffer must go through `relay` whatever the caller's filter says: a message is
+    /// being dropped, or a header is held back.
+    public var needsRelay: Bool { self.droppingRemaining || self.held != nil }
 
     /// Scans the readable bytes of `buffer`. `onMessage(id, status)` is called once per message, when its
     /// header is complete; for ReadyForQuery `status` is its transaction status byte, else nil.
@@ -85,5 +94,84 @@ public struct BackendStreamScanner: Sendable {
         } else {
             try onMessage(id, nil)
         }
+    }
+
+    /// Relay mode: like `scan`, but each message's fate is decided by `decide(id, status)` once its header
+    /// (and, for ReadyForQuery, its status byte) is complete, and the bytes to keep are handed to `forward`
+    /// as slices, in order. Costs more than `scan` (slices, held-back headers), so callers use it only while
+    /// they have something to drop or translate. May follow `scan` mid-message: what `scan` already let
+    /// through of a message is let through whole.
+    public mutating func relay(
+        _ input: ByteBuffer,
+        decide: (UInt8, UInt8?) throws -> MessageDisposition,
+        forward: (ByteBuffer) -> Void
+    ) throws {
+        var buffer = input
+        if var held = self.held {
+            self.held = nil
+            held.writeImmutableBuffer(input)
+            buffer = held
+        }
+        var index = buffer.readerIndex
+        let end = buffer.writerIndex
+        var runStart = index
+
+        // A header `scan` left incomplete was forwarded in part: finish it the same way, a byte at a time.
+        while index < end, self.partialHeaderCount > 0 || self.awaitingStatus {
+            let step = self.awaitingStatus ? 1 : 5 - self.partialHeaderCount
+            let length = min(step, end - index)
+            try self._scan(buffer.getSlice(at: index, length: length)!) { id, status in
+                _ = try decide(id, status)
+            }
+            index += length
+        }
+
+        while index < end {
+            if self.remaining > 0 {
+                let skip = min(self.remaining, end - index)
+                if self.droppingRemaining {
+                    if index > runStart { forward(buffer.getSlice(at: runStart, length: index - runStart)!) }
+                    runStart = index + skip
+                }
+                index += skip
+                self.remaining -= skip
+                if self.remaining == 0 { self.droppingRemaining = false }
+                continue
+            }
+            let available = end - index
+            guard available >= 5 else { break }
+            let (id, length) = buffer.getMultipleIntegers(at: index, as: (UInt8, UInt32).self)!
+            guard length >= 4, length <= ProtocolLimits.maxMessageLength else {
+                throw FrameError.invalidLength(messageID: id, length: Int(length))
+            }
+            var status: UInt8?
+            if id == BackendMessageID.readyForQuery {
+                guard length >= 5 else { throw FrameError.invalidLength(messageID: id, length: Int(length)) }
+                guard available >= 6 else { break }
+                status = buffer.getInteger(at: index + 5, as: UInt8.self)
+            }
+            switch try decide(id, status) {
+            case .forward:
+                break
+            case .drop:
+                if index > runStart { forward(buffer.getSlice(at: runStart, length: index - runStart)!) }
+                self.droppingRemaining = true
+                runStart = index + 5
+            case .translate(let newID):
+                if index > runStart { forward(buffer.getSlice(at: runStart, length: index - runStart)!) }
+                var header = ByteBufferAllocator().buffer(capacity: 5)
+                header.writeMultipleIntegers(newID, length)
+                forward(header)
+                runStart = index + 5
+            }
+            index += 5
+            self.remaining = Int(length) - 4
+            if self.remaining == 0 { self.droppingRemaining = false }
+        }
+        if index < end {
+            // An incomplete header: hold it back until the next read completes it.
+            self.held = buffer.getSlice(at: index, length: end - index)
+        }
+        if index > runStart { forward(buffer.getSlice(at: runStart, length: index - runStart)!) }
     }
 }

@@ -56,6 +56,16 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
     private var loginTimeout: Scheduled<Void>?
     private var countedAsClient = false
 
+    // Transaction pooling: what the client believes its session holds, re-created on each server connection.
+    /// The client's named prepared statements, by the client's name.
+    private var preparedStatements: [String: ClientPreparedStatement] = [:]
+    /// Parse and Close messages sent since the last sync point: ordinals for the response filter.
+    private var parsesSinceSync = 0
+    private var closesSinceSync = 0
+    /// Settings from the startup packet, and those plus the client's own SETs since.
+    private var startupSettings = SessionSettings()
+    private var desiredSettings = SessionSettings()
+
     init(runtime: ProxyRuntime, eventLoop: EventLoop, loopIndex: Int, remoteAddress: String) {
         self.runtime = runtime
         self.eventLoop = eventLoop
@@ -251,13 +261,22 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
         self.loginTimeout?.cancel()
         self.loginTimeout = nil
         var writer = MessageWriter(buffer: context.channel.allocator.buffer(capacity: 512))
-        for parameter in service.serverParameters ?? [] {
-            // Parameters the client chose itself are reported back as the client's own.
-            let value = self.startupMessage[parameter.name].flatMap {
-                ClientConnectionHandler.clientReportedParameters.contains(parameter.name) ? $0 : nil
-            } ?? parameter.value
+        let serverParameters = service.serverParameters ?? []
+        let clientValues = SessionSettings.startupValues(self.startupMessage.parameters)
+        var reported: [String: String] = [:]
+        for parameter in serverParameters {
+            reported[parameter.name.lowercased()] = parameter.value
+            // Settings the client chose itself are reported back as the client's own; the server reports
+            // its normalised spelling once they are applied on a server connection.
+            var value = parameter.value
+            if let own = clientValues[parameter.name.lowercased()],
+               SessionSettings.loosely(own) != SessionSettings.loosely(parameter.value) {
+                value = own
+            }
             writer.writeParameterStatus(name: parameter.name, value: value)
         }
+        self.startupSettings = SessionSettings(startupParameters: self.startupMessage.parameters, serverReported: reported)
+        self.desiredSettings = self.startupSettings
         writer.writeBackendKeyData(self.proxyKey)
         writer.writeReadyForQuery(.idle)
         self.runtime.cancelRegistry.register(self)
@@ -266,8 +285,6 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
         context.writeAndFlush(self.wrapOutboundOut(writer.buffer), promise: nil)
         if self.inbound != nil { self.relayClientMessages() }
     }
-
-    static let clientReportedParameters: Set<String> = ["application_name"]
 
     // MARK: Relay, client -> server
 
@@ -289,13 +306,28 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
             case FrontendMessageID.query, FrontendMessageID.parse:
                 self.queryStarted = self.queryStarted ?? .now()
                 if id == FrontendMessageID.query { self.service?.metrics.countQuery() }
+                var handling = Handling.notMine
+                if self.poolMode == .transaction {
+                    handling = self.relayStatementSharingServers(frame, in: buffer, runStart: &runStart)
+                    if handling == .waitForServer { return self.waitForServer(buffer, at: frame.start, runStart: runStart) }
+                }
                 // Read per statement: a reload's mapping change applies to the next statement.
-                if let rewriter = self.service?.activeRewriter,
-                   let replacement = self.rewrite(frame, in: buffer, with: rewriter) {
+                if handling == .notMine, let rewriter = self.service?.activeRewriter,
+                   let text = self.statementText(frame, in: buffer),
+                   let newText = self.rewritten(text, in: buffer, with: rewriter) {
                     self.emit(buffer, from: runStart, to: frame.start)
-                    self.emitOwned(replacement)
+                    self.emitOwned(self.replacing(text, of: frame, in: buffer, with: newText))
                     runStart = frame.start + frame.totalLength
                 }
+                if id == FrontendMessageID.parse, handling != .replaced { self.parsesSinceSync += 1 }
+            case FrontendMessageID.bind, FrontendMessageID.describe, FrontendMessageID.close:
+                if self.poolMode == .transaction {
+                    let handling = self.relayStatementReference(frame, in: buffer, runStart: &runStart)
+                    if handling == .waitForServer { return self.waitForServer(buffer, at: frame.start, runStart: runStart) }
+                    if id == FrontendMessageID.close, handling != .replaced { self.closesSinceSync += 1 }
+                }
+            case FrontendMessageID.sync, FrontendMessageID.functionCall:
+                break
             case FrontendMessageID.execute:
                 self.queryStarted = self.queryStarted ?? .now()
                 self.service?.metrics.countQuery()
@@ -311,6 +343,10 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
                 }
             }
             self.tracker.clientSent(id)
+            if id == FrontendMessageID.sync || id == FrontendMessageID.query || id == FrontendMessageID.functionCall {
+                self.parsesSinceSync = 0
+                self.closesSinceSync = 0
+            }
             index = frame.start + frame.totalLength
         }
         self.emit(buffer, from: runStart, to: index)
@@ -321,29 +357,280 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
         }
     }
 
-    /// Rewrites the SQL text of a Query or Parse message; nil when it stays as it is.
-    private func rewrite(_ frame: Frame, in buffer: ByteBuffer, with rewriter: SchemaRewriter) -> ByteBuffer? {
-        var payload = buffer.getSlice(at: frame.payloadStart, length: frame.payloadLength)!
-        let isParse = frame.id == FrontendMessageID.parse
-        var statementName: ByteBuffer?
-        if isParse {
-            guard let nameEnd = payload.readableBytesView.firstIndex(of: 0) else { return nil }
-            let nameLength = nameEnd - payload.readerIndex + 1
-            statementName = payload.readSlice(length: nameLength)
+    /// Where the SQL text of a Query or Parse message sits in `buffer` (without its NUL).
+    private func statementText(_ frame: Frame, in buffer: ByteBuffer) -> Range<Int>? {
+        let payload = buffer.readableBytesView[frame.payloadStart..<(frame.payloadStart + frame.payloadLength)]
+        var textStart = frame.payloadStart
+        if frame.id == FrontendMessageID.parse {
+            guard let nameEnd = payload.firstIndex(of: 0) else { return nil }
+            textStart = nameEnd + 1
         }
-        guard let textEnd = payload.readableBytesView.firstIndex(of: 0) else { return nil }
-        let textLength = textEnd - payload.readerIndex
-        let outcome = payload.withUnsafeReadableBytes { rewriter.rewrite(UnsafeRawBufferPointer(rebasing: $0[..<textLength])) }
+        guard let textEnd = payload[textStart...].firstIndex(of: 0) else { return nil }
+        return textStart..<textEnd
+    }
+
+    /// The statement text with table names rewritten; nil when it stays as it is.
+    private func rewritten(_ text: Range<Int>, in buffer: ByteBuffer, with rewriter: SchemaRewriter) -> [UInt8]? {
+        let outcome = buffer.withUnsafeReadableBytes { bytes in
+            rewriter.rewrite(UnsafeRawBufferPointer(rebasing: bytes[(text.lowerBound - buffer.readerIndex)..<(text.upperBound - buffer.readerIndex)]))
+        }
         guard case .rewritten(let newText) = outcome else { return nil }
-        payload.moveReaderIndex(forwardBy: textLength + 1)
-        var writer = MessageWriter(buffer: self.context!.channel.allocator.buffer(capacity: frame.totalLength + 64))
+        return newText
+    }
+
+    /// The Query or Parse message `frame` with its text replaced (and, for Parse, its name if given).
+    private func replacing(_ text: Range<Int>, of frame: Frame, in buffer: ByteBuffer, with newText: [UInt8], name: String? = nil) -> ByteBuffer {
+        var writer = MessageWriter(buffer: self.context!.channel.allocator.buffer(capacity: frame.totalLength + newText.count + 16))
         writer.writeMessage(frame.id) { out in
-            if var name = statementName { out.writeBuffer(&name) }
+            if let name {
+                out.writeString(name)
+                out.writeInteger(UInt8(0))
+            } else if frame.id == FrontendMessageID.parse {
+                out.writeImmutableBuffer(buffer.getSlice(at: frame.payloadStart, length: text.lowerBound - frame.payloadStart)!)
+            }
             out.writeBytes(newText)
-            out.writeInteger(UInt8(0))
-            out.writeBuffer(&payload)  // Parse: parameter type OIDs
+            // The NUL and, for Parse, the parameter type OIDs.
+            out.writeImmutableBuffer(buffer.getSlice(at: text.upperBound, length: frame.start + frame.totalLength - text.upperBound)!)
         }
         return writer.buffer
+    }
+
+    // MARK: Transaction pooling: the client's session across server connections
+
+    enum Handling: Equatable {
+        /// Not a message this path deals with: it goes on as the client sent it (tables rewritten).
+        case notMine
+        /// Dealt with, and it goes on exactly as the client sent it.
+        case passed
+        /// Dealt with: what replaces it was sent and the run of untouched bytes ends before it.
+        case replaced
+        /// It depends on the server connection it lands on, and none is lent yet.
+        case waitForServer
+    }
+
+    /// Query and Parse when server connections are shared: named Parse goes out under the proxy's name for
+    /// the statement (or not at all when the server holds it already); session commands update what the
+    /// client's session is meant to hold; what cannot work gets a clear error from the server.
+    private func relayStatementSharingServers(_ frame: Frame, in buffer: ByteBuffer, runStart: inout Int) -> Handling {
+        guard let service, let text = self.statementText(frame, in: buffer) else { return .notMine }
+        let named = frame.id == FrontendMessageID.parse && text.lowerBound > frame.payloadStart + 1
+        let commands = buffer.withUnsafeReadableBytes { bytes in
+            SessionCommand.find(in: UnsafeRawBufferPointer(rebasing: bytes[(text.lowerBound - buffer.readerIndex)..<(text.upperBound - buffer.readerIndex)]))
+        }
+        if commands.isEmpty && !named { return .notMine }
+        guard let server = self.server else { return .waitForServer }
+
+        var newText: [UInt8]?
+        if case .sessionOnly(let what)? = commands.first(where: { if case .sessionOnly = $0 { true } else { false } }) {
+            newText = Array(Self.refusal(what, service: service.name).utf8)
+        } else {
+            let view = buffer.readableBytesView[text]
+            let significant = view.lastIndex(where: { $0 != UInt8(ascii: ";") && $0 > 0x20 }).map { view[..<$0] } ?? view[...]
+            let singleStatement = commands.count == 1 && !significant.contains(UInt8(ascii: ";"))
+            for command in commands {
+                if let replacement = self.apply(command, on: server, singleStatement: singleStatement) { newText = replacement }
+            }
+        }
+        if newText == nil, let rewriter = service.activeRewriter { newText = self.rewritten(text, in: buffer, with: rewriter) }
+
+        guard named else {
+            guard let newText else { return .passed }
+            self.emit(buffer, from: runStart, to: frame.start)
+            self.emitOwned(self.replacing(text, of: frame, in: buffer, with: newText))
+            runStart = frame.start + frame.totalLength
+            return .replaced
+        }
+        let end = frame.start + frame.totalLength
+        let name = String(decoding: buffer.readableBytesView[frame.payloadStart..<(text.lowerBound - 1)], as: UTF8.self)
+        // The statement's identity: its text as the server gets it, the NUL, the parameter types.
+        var body = newText ?? Array(buffer.readableBytesView[text])
+        body.append(contentsOf: buffer.readableBytesView[text.upperBound..<end])
+        self.emit(buffer, from: runStart, to: frame.start)
+        runStart = end
+        self.serverNeedsFlush = true
+        if let existing = self.preparedStatements[name] {
+            // PostgreSQL refuses a second Parse of a name in use, and so does the server (naming our statement).
+            self.ensurePrepared(existing, on: server)
+            server.write(self.parseMessage(named: PreparedStatementCatalog.serverName(existing.number), body: body))
+            self.parsesSinceSync += 1
+            return .replaced
+        }
+        let number = service.statementCatalog.number(for: body)
+        let parse = self.parseMessage(named: PreparedStatementCatalog.serverName(number), body: body)
+        self.preparedStatements[name] = ClientPreparedStatement(number: number, parse: parse)
+        let pending = self.tracker.pendingSyncPoints
+        if server.statements.contains(number) {
+            server.statements.use(number)
+            server.filter.expect(.parseAnsweredByClose(clientName: name, ordinal: self.closesSinceSync), clientPendingSyncPoints: pending)
+            server.write(Self.closeAbsentStatement)
+            self.closesSinceSync += 1
+        } else {
+            server.statements.use(number)
+            server.filter.expect(.parse(statement: number, clientName: name, ordinal: self.parsesSinceSync), clientPendingSyncPoints: pending)
+            server.write(parse)
+            self.parsesSinceSync += 1
+        }
+        return .replaced
+    }
+
+    /// Bind, Describe and Close of a named statement: the client's name becomes the proxy's, and the
+    /// statement is prepared first on a server connection that lacks it.
+    private func relayStatementReference(_ frame: Frame, in buffer: ByteBuffer, runStart: inout Int) -> Handling {
+        let end = frame.start + frame.totalLength
+        let view = buffer.readableBytesView
+        var nameStart = frame.payloadStart
+        if frame.id == FrontendMessageID.bind {
+            guard let portalEnd = view[nameStart..<end].firstIndex(of: 0) else { return .notMine }
+            nameStart = portalEnd + 1
+        } else {
+            guard frame.payloadLength >= 2, view[nameStart] == UInt8(ascii: "S") else { return .notMine }
+            nameStart += 1
+        }
+        guard nameStart < end, view[nameStart] != 0, let nameEnd = view[nameStart..<end].firstIndex(of: 0) else { return .notMine }
+        let name = String(decoding: view[nameStart..<nameEnd], as: UTF8.self)
+        if frame.id == FrontendMessageID.close {
+            // The statement stays on server connections for other clients (and the caches evict it in time);
+            // closing a statement that does not exist answers CloseComplete, as the client expects.
+            self.preparedStatements[name] = nil
+            self.emit(buffer, from: runStart, to: frame.start)
+            self.emitOwned(Self.closeAbsentStatement)
+            self.closesSinceSync += 1
+            runStart = end
+            return .replaced
+        }
+        // Unknown to us: the server answers 26000 naming the client's statement, as PostgreSQL would.
+        guard let statement = self.preparedStatements[name] else { return .notMine }
+        guard let server = self.server else { return .waitForServer }
+        self.emit(buffer, from: runStart, to: frame.start)
+        self.ensurePrepared(statement, on: server)
+        var writer = MessageWriter(buffer: self.context!.channel.allocator.buffer(capacity: frame.totalLength + 16))
+        writer.writeMessage(frame.id) { out in
+            out.writeImmutableBuffer(buffer.getSlice(at: frame.payloadStart, length: nameStart - frame.payloadStart)!)
+            out.writeString(PreparedStatementCatalog.serverName(statement.number))
+            out.writeImmutableBuffer(buffer.getSlice(at: nameEnd, length: end - nameEnd)!)
+        }
+        server.write(writer.buffer)
+        self.serverNeedsFlush = true
+        runStart = end
+        return .replaced
+    }
+
+    /// Re-creates the client's statement on `server` unless it is there; the server's ParseComplete for
+    /// it is dropped, an error passes (in place of the one the client's message would have got).
+    private func ensurePrepared(_ statement: ClientPreparedStatement, on server: ServerConnection) {
+        if server.statements.contains(statement.number) {
+            server.statements.use(statement.number)
+            return
+        }
+        server.filter.expect(
+            .parse(statement: statement.number, clientName: nil, ordinal: self.parsesSinceSync),
+            clientPendingSyncPoints: self.tracker.pendingSyncPoints
+        )
+        server.statements.use(statement.number)
+        server.write(statement.parse)
+        self.parsesSinceSync += 1
+    }
+
+    /// Updates what the client's session holds and what `server` holds for one session command; returns
+    /// the text to send instead of the client's when the statement needs translating.
+    private func apply(_ command: SessionCommand, on server: ServerConnection, singleStatement: Bool) -> [UInt8]? {
+        switch command {
+        case .set(let name, let statement):
+            self.desiredSettings.set(name, statement: statement)
+            server.appliedSettings.set(name, statement: statement)
+        case .reset(let name):
+            if let startup = self.startupSettings.statements[name] {
+                self.desiredSettings.set(name, statement: startup)
+            } else {
+                self.desiredSettings.remove(name)
+            }
+            server.appliedSettings.remove(name)
+        case .resetAll:
+            self.desiredSettings = self.startupSettings
+            server.appliedSettings = SessionSettings()
+        case .deallocateAll:
+            self.preparedStatements.removeAll()
+            if self.tracker.status != .failed { server.statements.removeAll() }
+        case .discardAll:
+            self.preparedStatements.removeAll()
+            self.desiredSettings = self.startupSettings
+            if self.tracker.status == .idle {
+                server.statements.removeAll()
+                server.appliedSettings = SessionSettings()
+            }
+        case .deallocate(let name):
+            guard singleStatement, let statement = self.preparedStatements.removeValue(forKey: name) else { return nil }
+            let willRun = self.tracker.status != .failed
+            if server.statements.contains(statement.number) {
+                if willRun { server.statements.remove(statement.number) }
+                return Array("DEALLOCATE \(PreparedStatementCatalog.serverName(statement.number))".utf8)
+            }
+            // Not on this server connection: deallocate what is, so the tag and errors are the server's own.
+            if willRun { server.statements.removeAll() }
+            return Array("DEALLOCATE ALL".utf8)
+        case .sessionOnly:
+            break
+        }
+        return nil
+    }
+
+    /// The prepared statements the client's statement failed to create (its Parse erred or was skipped).
+    func preparedStatementFailed(_ name: String, number: Int?) {
+        if let number, let current = self.preparedStatements[name], current.number != number { return }
+        self.preparedStatements[name] = nil
+    }
+
+    /// Before the client's first message on a newly lent server connection: deallocate what its cache
+    /// evicts, and bring its session settings to the client's.
+    private func prepareLease(on server: ServerConnection) {
+        for victim in server.statements.evictOverflow() {
+            server.writeOwnQuery("DEALLOCATE " + PreparedStatementCatalog.serverName(victim))
+            self.serverNeedsFlush = true
+        }
+        if server.appliedSettings != self.desiredSettings {
+            for statement in self.desiredSettings.statements(from: server.appliedSettings) {
+                server.writeOwnQuery(statement)
+            }
+            server.appliedSettings = self.desiredSettings
+            self.serverNeedsFlush = true
+        }
+    }
+
+    /// The relay stops at `index` until a server connection is lent; what came before goes on (or into the outbox).
+    private func waitForServer(_ buffer: ByteBuffer, at index: Int, runStart: Int) {
+        self.emit(buffer, from: runStart, to: index)
+        var rest = buffer
+        rest.moveReaderIndex(to: index)
+        self.inbound = rest
+        if self.server != nil { return self.relayClientMessages() }
+        if !self.waitingForServer { self.requestServer() }
+    }
+
+    private func parseMessage(named name: String, body: [UInt8]) -> ByteBuffer {
+        var writer = MessageWriter(buffer: self.context!.channel.allocator.buffer(capacity: name.utf8.count + body.count + 6))
+        writer.writeMessage(FrontendMessageID.parse) { out in
+            out.writeString(name)
+            out.writeInteger(UInt8(0))
+            out.writeBytes(body)
+        }
+        return writer.buffer
+    }
+
+    private static let closeAbsentStatement: ByteBuffer = {
+        var writer = MessageWriter(buffer: ByteBufferAllocator().buffer(capacity: 16))
+        writer.writeMessage(FrontendMessageID.close) { out in
+            out.writeInteger(UInt8(ascii: "S"))
+            out.writeString(PreparedStatementCatalog.absentName)
+            out.writeInteger(UInt8(0))
+        }
+        return writer.buffer
+    }()
+
+    /// A statement that makes the server raise the error itself, so it lands where the client's statement
+    /// would have run, and an open transaction block fails as it would have.
+    static func refusal(_ what: String, service: String) -> String {
+        let message = "\(what) is not supported in transaction pooling mode: service \"\(service)\" shares server connections between clients (use pool_mode: session for this)"
+        return "DO $schemaproxy$BEGIN RAISE EXCEPTION USING ERRCODE = 'feature_not_supported', MESSAGE = \(SQLQuoting.literal(message)); END$schemaproxy$"
     }
 
     /// Sends client bytes [start, end) of `buffer` to the server, or keeps them until one is lent.
@@ -403,12 +690,15 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
         self.server = server
         self.setPublicState(.active)
         if !(self.context?.channel.isWritable ?? true) { server.setReading(false) }
-        if var outbox = self.outbox {
+        self.prepareLease(on: server)
+        if let outbox = self.outbox {
             self.outbox = nil
             server.write(outbox)
-            outbox.clear()
-            server.flush()
-        } else if self.serverNeedsFlush {
+            self.serverNeedsFlush = true
+        }
+        // Messages that waited for a server connection (they depend on which one they land on).
+        if self.inbound != nil, case .ready = self.phase { self.relayClientMessages() }
+        if self.serverNeedsFlush, let server = self.server {
             self.serverNeedsFlush = false
             server.flush()
         }
@@ -590,4 +880,11 @@ extension ClientConnectionHandler {
             break
         }
     }
+}
+
+/// A named prepared statement of one client: the proxy's number for it and the Parse that creates it
+/// under the proxy's name on a server connection that lacks it.
+struct ClientPreparedStatement {
+    var number: Int
+    var parse: ByteBuffer
 }

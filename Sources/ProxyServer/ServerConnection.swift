@@ -40,6 +40,13 @@ final class ServerConnection: ChannelInboundHandler, @unchecked Sendable {
     private(set) var parameters: [ServerParameter] = []
     private(set) var backendKey: BackendKey?
 
+    /// What of the server's replies reaches the client while the proxy has messages of its own in flight.
+    var filter = ResponseFilter()
+    /// The proxy's prepared statements this connection holds (transaction pooling).
+    var statements: ServerStatementCache
+    /// Settings applied on top of this connection's startup values for the client it last served.
+    var appliedSettings = SessionSettings()
+
     init(service: Service, poolID: Int, host: HostAndPort, eventLoop: EventLoop, loopIndex: Int) {
         self.service = service
         self.poolID = poolID
@@ -59,6 +66,7 @@ final class ServerConnection: ChannelInboundHandler, @unchecked Sendable {
             login: .init(user: backend.user, password: backend.password, database: backend.database, parameters: parameters)
         )
         self.startupPromise = eventLoop.makePromise(of: Void.self)
+        self.statements = ServerStatementCache(capacity: service.settings.maxPreparedStatements)
     }
 
     var startupFuture: EventLoopFuture<Void> { self.startupPromise.futureResult }
@@ -97,14 +105,31 @@ final class ServerConnection: ChannelInboundHandler, @unchecked Sendable {
         let buffer = self.unwrapInboundIn(data)
         switch self.phase {
         case .leased(let client):
-            do {
-                try self.scanner.scan(buffer) { id, status in
-                    if let status { client.serverSentReadyForQuery(status) }
+            guard self.filter.isActive || self.scanner.needsRelay else {
+                // The hot path: the whole read goes to the client as it is.
+                do {
+                    try self.scanner.scan(buffer) { id, status in
+                        if let status { client.serverSentReadyForQuery(status) }
+                        self.filter.count(id)
+                    }
+                } catch {
+                    return self.fail(reason: "protocol violation from server: \(error)")
                 }
+                return client.relayFromServer(buffer)
+            }
+            do {
+                try self.scanner.relay(buffer, decide: { id, status in
+                    let disposition = self.filter.received(id)
+                    if let status, disposition != .drop { client.serverSentReadyForQuery(status) }
+                    return disposition
+                }, forward: { client.relayFromServer($0) })
             } catch {
                 return self.fail(reason: "protocol violation from server: \(error)")
             }
-            client.relayFromServer(buffer)
+            for failure in self.filter.takeFailures() {
+                if let statement = failure.statement { self.statements.remove(statement) }
+                if let name = failure.clientName { client.preparedStatementFailed(name, number: failure.statement) }
+            }
         case .resetting(let pending):
             var pending = pending
             do {
@@ -233,9 +258,22 @@ final class ServerConnection: ChannelInboundHandler, @unchecked Sendable {
             return self.service.pool.release(self, reusable: statements.isEmpty && self.scanner.isAtMessageBoundary)
         }
         self.phase = .resetting(pendingReady: statements.count)
+        if statements.contains("DISCARD ALL") {
+            self.statements.removeAll()
+            self.appliedSettings = SessionSettings()
+        }
         var writer = MessageWriter(buffer: context.channel.allocator.buffer(capacity: 64))
         for statement in statements { writer.writeQuery(statement) }
         context.writeAndFlush(self.wrapOutboundOut(writer.buffer), promise: nil)
+    }
+
+    /// A query of the proxy's own ahead of the client's messages; its replies never reach the client.
+    func writeOwnQuery(_ sql: String) {
+        guard let context else { return }
+        var writer = MessageWriter(buffer: context.channel.allocator.buffer(capacity: sql.utf8.count + 6))
+        writer.writeQuery(sql)
+        self.filter.expect(.ownQuery, clientPendingSyncPoints: 0)
+        context.write(self.wrapOutboundOut(writer.buffer), promise: nil)
     }
 
     @inline(__always)

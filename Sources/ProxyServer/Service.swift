@@ -15,6 +15,8 @@ final class Service: @unchecked Sendable {
     let metrics: ServiceMetrics
     /// Shared by every rewriter the service gets over reloads, so counts survive a mapping change.
     let rewriteStatistics = RewriteStatistics()
+    /// Proxy-side numbers of the clients' named prepared statements (transaction pooling).
+    let statementCatalog = PreparedStatementCatalog()
     private(set) var pool: ServicePool!
 
     private let lock = NIOLock()

@@ -225,3 +225,100 @@ private func scan(
         }
     }
 }
+
+/// Relay mode: what reaches the client when some messages are dropped or retyped, however the stream is cut,
+/// including a switch from `scan` to `relay` after any chunk.
+@Suite struct BackendStreamRelayTests {
+    /// Drop notices and ParameterStatus, retype ParseComplete ('1') as CloseComplete ('3').
+    static func decide(_ id: UInt8) -> MessageDisposition {
+        switch id {
+        case UInt8(ascii: "N"), UInt8(ascii: "S"): return .drop
+        case UInt8(ascii: "1"): return .translate(to: UInt8(ascii: "3"))
+        default: return .forward
+        }
+    }
+
+    fileprivate static func expected(_ stream: Stream, fastUntil: Int = 0) -> [UInt8] {
+        var out: [UInt8] = []
+        var start = 0
+        for end in stream.ends {
+            var message = Array(stream.bytes[start..<end])
+            // Messages that began while `scan` was in charge went through whole.
+            if start >= fastUntil {
+                switch decide(message[0]) {
+                case .drop: message = []
+                case .translate(let id): message[0] = id
+                case .forward: break
+                }
+            }
+            if start < fastUntil { message = Array(stream.bytes[start..<end]) }
+            out += message
+            start = end
+        }
+        return out
+    }
+
+    /// Chunks before `fastChunks` go through `scan` (forwarded whole), the rest through `relay`.
+    fileprivate static func relay(_ bytes: [UInt8], cuts: [Int], fastChunks: Int = 0) throws -> (out: [UInt8], events: [Event]) {
+        var scanner = BackendStreamScanner()
+        var out: [UInt8] = []
+        var events: [Event] = []
+        var start = 0
+        for (number, cut) in (cuts + [bytes.count]).enumerated() {
+            var buffer = ByteBuffer(bytes: [0xEE] + bytes[start..<cut])
+            buffer.moveReaderIndex(forwardBy: 1)
+            if number < fastChunks && !scanner.needsRelay {
+                try scanner.scan(buffer) { events.append(Event(id: $0, status: $1)) }
+                out += buffer.readableBytesView
+            } else {
+                try scanner.relay(buffer, decide: { id, status in
+                    events.append(Event(id: id, status: status))
+                    return decide(id)
+                }, forward: { out += $0.readableBytesView })
+            }
+            start = cut
+        }
+        return (out, events)
+    }
+
+    @Test func everySplitIntoTwoChunks() throws {
+        let stream = Stream.realistic
+        for cut in 0...stream.bytes.count {
+            let (out, events) = try Self.relay(stream.bytes, cuts: [cut])
+            #expect(out == Self.expected(stream), "split at \(cut)")
+            #expect(events == stream.events, "split at \(cut)")
+        }
+    }
+
+    @Test func oneByteAtATime() throws {
+        let stream = Stream.realistic
+        let (out, events) = try Self.relay(stream.bytes, cuts: Array(1..<stream.bytes.count))
+        #expect(out == Self.expected(stream))
+        #expect(events == stream.events)
+    }
+
+    /// `scan` handles the first chunk, `relay` the rest: a message `scan` started (its header perhaps
+    /// split) is forwarded whole, every later one is decided.
+    @Test func switchFromScanToRelayAtEverySplit() throws {
+        let stream = Stream.realistic
+        for first in 1..<stream.bytes.count {
+            for second in [first + 1, first + 3, first + 7] where second < stream.bytes.count {
+                let (out, events) = try Self.relay(stream.bytes, cuts: [first, second], fastChunks: 1)
+                // The message in progress at `first` (if any) was started by scan and goes through whole.
+                let inProgressEnd = stream.ends.first(where: { $0 >= first })!
+                let startOfInProgress = stream.ends.last(where: { $0 < first }) ?? 0
+                let fastUntil = inProgressEnd == first ? first : startOfInProgress + 1
+                #expect(out == Self.expected(stream, fastUntil: fastUntil), "cuts \(first), \(second)")
+                #expect(events == stream.events, "cuts \(first), \(second)")
+            }
+        }
+    }
+
+    @Test func rejectsABadLength() throws {
+        var scanner = BackendStreamScanner()
+        let buffer = ByteBuffer(bytes: [UInt8(ascii: "C"), 0, 0, 0, 2])
+        #expect(throws: FrameError.self) {
+            try scanner.relay(buffer, decide: { _, _ in .forward }, forward: { _ in })
+        }
+    }
+}
