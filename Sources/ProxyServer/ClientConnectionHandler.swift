@@ -307,6 +307,12 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
                 self.queryStarted = self.queryStarted ?? .now()
                 if id == FrontendMessageID.query { self.service?.metrics.countQuery() }
                 var handling = Handling.notMine
+                if self.poolMode == .transaction, id == FrontendMessageID.parse, self.server == nil, runStart == frame.start,
+                   let end = self.answerPreparesLocally(from: frame, in: buffer) {
+                    index = end
+                    runStart = end
+                    continue
+                }
                 if self.poolMode == .transaction {
                     handling = self.relayStatementSharingServers(frame, in: buffer, runStart: &runStart)
                     if handling == .waitForServer { return self.waitForServer(buffer, at: frame.start, runStart: runStart) }
@@ -441,10 +447,7 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
             return .replaced
         }
         let end = frame.start + frame.totalLength
-        let name = String(decoding: buffer.readableBytesView[frame.payloadStart..<(text.lowerBound - 1)], as: UTF8.self)
-        // The statement's identity: its text as the server gets it, the NUL, the parameter types.
-        var body = newText ?? Array(buffer.readableBytesView[text])
-        body.append(contentsOf: buffer.readableBytesView[text.upperBound..<end])
+        let (name, body) = self.statementIdentity(frame, in: buffer, text: text, newText: newText)
         self.emit(buffer, from: runStart, to: frame.start)
         runStart = end
         self.serverNeedsFlush = true
@@ -471,6 +474,57 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
             self.parsesSinceSync += 1
         }
         return .replaced
+    }
+
+    /// A named Parse: the client's name, and the statement's identity (its text as the server gets it, the
+    /// NUL, the parameter types).
+    private func statementIdentity(_ frame: Frame, in buffer: ByteBuffer, text: Range<Int>, newText: [UInt8]?) -> (name: String, body: [UInt8]) {
+        let name = String(decoding: buffer.readableBytesView[frame.payloadStart..<(text.lowerBound - 1)], as: UTF8.self)
+        var body = newText ?? Array(buffer.readableBytesView[text])
+        body.append(contentsOf: buffer.readableBytesView[text.upperBound..<(frame.start + frame.totalLength)])
+        return (name, body)
+    }
+
+    /// `PQprepare` and friends (named Parse messages up to a Sync) from a client between transactions,
+    /// for statements some server already accepted: answered here, without waiting for a server
+    /// connection — the statement is prepared where it is first used. Waiting would be worse than slow:
+    /// a single-threaded client (pgbench -M prepared) blocked in a synchronous prepare cannot finish the
+    /// transactions its other connections hold server connections for. Returns where the Sync ends.
+    private func answerPreparesLocally(from frame: Frame, in buffer: ByteBuffer) -> Int? {
+        guard !self.waitingForServer, self.outbox == nil, self.tracker.isAtTransactionBoundary,
+              let service, let context else { return nil }
+        var index = frame.start
+        var prepared: [(String, ClientPreparedStatement)] = []
+        var writer = MessageWriter(buffer: context.channel.allocator.buffer(capacity: 32))
+        while let next = try? buffer.peekFrame(at: index) {
+            switch next.id {
+            case FrontendMessageID.parse:
+                guard let text = self.statementText(next, in: buffer), text.lowerBound > next.payloadStart + 1 else { return nil }
+                let commands = buffer.withUnsafeReadableBytes { bytes in
+                    SessionCommand.find(in: UnsafeRawBufferPointer(rebasing: bytes[(text.lowerBound - buffer.readerIndex)..<(text.upperBound - buffer.readerIndex)]))
+                }
+                guard commands.isEmpty else { return nil }
+                let newText = service.activeRewriter.flatMap { self.rewritten(text, in: buffer, with: $0) }
+                let (name, body) = self.statementIdentity(next, in: buffer, text: text, newText: newText)
+                let number = service.statementCatalog.number(for: body)
+                guard service.statementCatalog.isVerified(number), self.preparedStatements[name] == nil,
+                      !prepared.contains(where: { $0.0 == name }) else { return nil }
+                let parse = self.parseMessage(named: PreparedStatementCatalog.serverName(number), body: body)
+                prepared.append((name, ClientPreparedStatement(number: number, parse: parse)))
+                writer.writeMessage(BackendMessageID.parseComplete) { _ in }
+            case FrontendMessageID.flush:
+                break
+            case FrontendMessageID.sync:
+                for (name, statement) in prepared { self.preparedStatements[name] = statement }
+                writer.writeReadyForQuery(.idle)
+                context.writeAndFlush(self.wrapOutboundOut(writer.buffer), promise: nil)
+                return next.start + next.totalLength
+            default:
+                return nil
+            }
+            index = next.start + next.totalLength
+        }
+        return nil
     }
 
     /// Bind, Describe and Close of a named statement: the client's name becomes the proxy's, and the

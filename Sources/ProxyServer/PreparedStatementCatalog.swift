@@ -11,17 +11,30 @@ final class PreparedStatementCatalog: @unchecked Sendable {
     private let lock = NIOLock()
     private var numbers: [[UInt8]: Int] = [:]
     private var next = 1
+    /// Statements some server accepted: a client's Parse of one can be answered without a server connection.
+    private var verified: Set<Int> = []
 
     /// The number for the statement whose Parse body after the name is `body` (text, NUL, parameter types).
     func number(for body: [UInt8]) -> Int {
         self.lock.withLock {
             if let number = self.numbers[body] { return number }
-            if self.numbers.count >= Self.capacity { self.numbers.removeAll(keepingCapacity: true) }
+            if self.numbers.count >= Self.capacity {
+                self.numbers.removeAll(keepingCapacity: true)
+                self.verified.removeAll(keepingCapacity: true)
+            }
             let number = self.next
             self.next += 1
             self.numbers[body] = number
             return number
         }
+    }
+
+    func markVerified(_ number: Int) {
+        self.lock.withLock { _ = self.verified.insert(number) }
+    }
+
+    func isVerified(_ number: Int) -> Bool {
+        self.lock.withLock { self.verified.contains(number) }
     }
 
     static func serverName(_ number: Int) -> String { "__sp_\(number)" }

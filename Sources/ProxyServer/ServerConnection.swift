@@ -126,6 +126,7 @@ final class ServerConnection: ChannelInboundHandler, @unchecked Sendable {
             } catch {
                 return self.fail(reason: "protocol violation from server: \(error)")
             }
+            for statement in self.filter.takeConfirmed() { self.service.statementCatalog.markVerified(statement) }
             for failure in self.filter.takeFailures() {
                 if let statement = failure.statement { self.statements.remove(statement) }
                 if let name = failure.clientName { client.preparedStatementFailed(name, number: failure.statement) }

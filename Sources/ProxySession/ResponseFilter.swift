@@ -43,6 +43,8 @@ public struct ResponseFilter: Sendable {
     @usableFromInline var parsesAnswered = 0
     @usableFromInline var closesAnswered = 0
     public private(set) var failures: [Failure] = []
+    /// The proxy's statements a ParseComplete confirmed: they are valid SQL for this service.
+    public private(set) var confirmed: [Int] = []
 
     public init() {}
 
@@ -107,8 +109,9 @@ public struct ResponseFilter: Sendable {
             guard let index = self.index(inSegment: segment, where: {
                 if case .parse(_, _, ordinal) = $0 { return true } else { return false }
             }) else { return .forward }
-            guard case .parse(_, let clientName, _) = self.entries[index].expectation else { return .forward }
+            guard case .parse(let statement, let clientName, _) = self.entries[index].expectation else { return .forward }
             self.remove(at: index)
+            self.confirmed.append(statement)
             return clientName == nil ? .drop : .forward
         case BackendMessageID.closeComplete:
             let ordinal = self.closesAnswered
@@ -135,6 +138,12 @@ public struct ResponseFilter: Sendable {
         default:
             return .forward
         }
+    }
+
+    /// Hands over the confirmations collected so far.
+    public mutating func takeConfirmed() -> [Int] {
+        defer { self.confirmed.removeAll() }
+        return self.confirmed
     }
 
     /// Hands over the failures collected so far.

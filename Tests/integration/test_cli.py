@@ -62,7 +62,6 @@ def test_hash_password_verifier_logs_in(proxy, method):
         psycopg.connect(px2.url(password="wrong"), connect_timeout=10)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 4 not done yet: startup parameters are not re-applied on the server connection lent in transaction pooling")
 def test_startup_options_stay_in_effect(proxy):
     px = proxy(pool_size=1)
     with psycopg.connect(px.url(), options="-c statement_timeout=1234ms", autocommit=True) as a, \

@@ -18,8 +18,7 @@ def run_pgbench(px, *args, seconds=3, clients=8):
     return p
 
 
-@pytest.mark.parametrize("mode", ["simple", "extended", pytest.param("prepared", marks=pytest.mark.xfail(
-    strict=True, reason="issue 4 not done yet: named protocol-level prepared statements are forwarded unrenamed, so they collide across server connections in transaction pooling"))])
+@pytest.mark.parametrize("mode", ["simple", "extended", "prepared"])
 @pytest.mark.parametrize("script", ["select-only", "tpcb"])
 def test_pgbench(proxy, pg, mode, script):
     px = proxy(pool_size=4)

@@ -84,7 +84,6 @@ def test_transaction_pooling_two_clients_alternate_on_one_server_connection(prox
         a.commit()
 
 
-@pytest.mark.xfail(strict=True, reason="issue 4 not done yet: startup parameters are not re-applied on the server connection lent in transaction pooling")
 def test_session_state_from_startup_kept_per_client(proxy):
     """Startup parameters stay in effect for the client that sent them, even on a shared server connection."""
     px = proxy(pool_size=1)
@@ -160,7 +159,6 @@ def test_session_pooling_holds_connection_for_whole_session(proxy):
         assert b.execute("SELECT 1").fetchone() == (1,)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 4 not done yet: named protocol-level prepared statements are forwarded unrenamed, so they collide across server connections in transaction pooling")
 def test_named_prepared_statements_across_server_connections(proxy):
     """Two clients, each with its own named prepared statements, alternating transactions on a pool
     of 1 (so both prepare on the same server connection) and then of 2."""
