@@ -55,6 +55,12 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
     private(set) var proxyKey: BackendKey
     private var loginTimeout: Scheduled<Void>?
     private var countedAsClient = false
+    /// The client's messages since it was last between transactions without a server connection, and its
+    /// session as it was then: if the server connection it gets is terminated before answering anything,
+    /// they are replayed on another one (see `serverTerminatedBeforeAnswering`). Nil once a server answered.
+    private var replay: ReplayLog?
+    /// Armed while the client sits inside a transaction with nothing in flight (`idle_transaction_timeout`).
+    private var idleTransactionTimer: Scheduled<Void>?
 
     // Transaction pooling: what the client believes its session holds, re-created on each server connection.
     /// The client's named prepared statements, by the client's name.
@@ -291,6 +297,16 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
     private func relayClientMessages() {
         guard var buffer = self.inbound else { return }
         self.inbound = nil
+        if let timer = self.idleTransactionTimer {
+            timer.cancel()
+            self.idleTransactionTimer = nil
+        }
+        if self.replay == nil, self.server == nil, self.poolMode == .transaction, !self.waitingForServer, self.outbox == nil,
+           self.tracker.isAtTransactionBoundary {
+            self.replay = ReplayLog(
+                preparedStatements: self.preparedStatements, desiredSettings: self.desiredSettings, tracker: self.tracker)
+        }
+        var logStart = buffer.readerIndex
         var index = buffer.readerIndex
         var runStart = index
         while true {
@@ -311,11 +327,18 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
                    let end = self.answerPreparesLocally(from: frame, in: buffer) {
                     index = end
                     runStart = end
+                    // Answered here: never to be replayed.
+                    logStart = end
+                    self.replay = ReplayLog(
+                        preparedStatements: self.preparedStatements, desiredSettings: self.desiredSettings, tracker: self.tracker)
                     continue
                 }
                 if self.poolMode == .transaction {
                     handling = self.relayStatementSharingServers(frame, in: buffer, runStart: &runStart)
-                    if handling == .waitForServer { return self.waitForServer(buffer, at: frame.start, runStart: runStart) }
+                    if handling == .waitForServer {
+                        self.logForReplay(buffer, from: logStart, to: frame.start)
+                        return self.waitForServer(buffer, at: frame.start, runStart: runStart)
+                    }
                 }
                 // Read per statement: a reload's mapping change applies to the next statement.
                 if handling == .notMine, let rewriter = self.service?.activeRewriter,
@@ -329,7 +352,10 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
             case FrontendMessageID.bind, FrontendMessageID.describe, FrontendMessageID.close:
                 if self.poolMode == .transaction {
                     let handling = self.relayStatementReference(frame, in: buffer, runStart: &runStart)
-                    if handling == .waitForServer { return self.waitForServer(buffer, at: frame.start, runStart: runStart) }
+                    if handling == .waitForServer {
+                        self.logForReplay(buffer, from: logStart, to: frame.start)
+                        return self.waitForServer(buffer, at: frame.start, runStart: runStart)
+                    }
                     if id == FrontendMessageID.close, handling != .replaced { self.closesSinceSync += 1 }
                 }
             case FrontendMessageID.sync, FrontendMessageID.functionCall:
@@ -356,11 +382,56 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
             index = frame.start + frame.totalLength
         }
         self.emit(buffer, from: runStart, to: index)
+        self.logForReplay(buffer, from: logStart, to: index)
         buffer.moveReaderIndex(to: index)
         if buffer.readableBytes > 0 {
             buffer.discardReadBytes()
             self.inbound = buffer
         }
+    }
+
+    /// Keeps client bytes consumed from `buffer` while a replay is possible; gives up past 64 KiB (COPY
+    /// data, huge statements).
+    private func logForReplay(_ buffer: ByteBuffer, from start: Int, to end: Int) {
+        guard self.replay != nil, end > start else { return }
+        self.replay!.bytes.append(buffer.getSlice(at: start, length: end - start)!)
+        self.replay!.size += end - start
+        if self.replay!.size > 65_536 { self.replay = nil }
+    }
+
+    /// The first reply of the lent server connection is on its way: nothing can be replayed any more.
+    func serverStartedAnswering() {
+        self.replay = nil
+    }
+
+    /// The server connection was terminated before it answered anything (see
+    /// `ServerConnection.isTerminationNotice`): restore the session as it was before these messages and
+    /// send them again on another connection. Returns false when that is not possible (the client was in
+    /// a transaction already, or too much went out); the termination then reaches the client.
+    func serverTerminatedBeforeAnswering(_ server: ServerConnection) -> Bool {
+        guard self.server === server, let replay = self.replay, let service, let context else { return false }
+        self.replay = nil
+        self.server = nil
+        self.releaseAfterRelay = false
+        self.preparedStatements = replay.preparedStatements
+        self.desiredSettings = replay.desiredSettings
+        self.tracker = replay.tracker
+        self.parsesSinceSync = 0
+        self.closesSinceSync = 0
+        var again = context.channel.allocator.buffer(capacity: replay.size + (self.inbound?.readableBytes ?? 0))
+        for part in replay.bytes { again.writeImmutableBuffer(part) }
+        if let rest = self.inbound { again.writeImmutableBuffer(rest) }
+        self.inbound = again
+        service.metrics.transparentRetries.increment()
+        self.runtime.logger.info("server connection terminated before answering; retrying on another", metadata: [
+            "service": "\(service.name)", "client": "\(self.remoteAddress)", "host": "\(server.host)",
+        ])
+        self.relayClientMessages()
+        if self.serverNeedsFlush, let next = self.server {
+            self.serverNeedsFlush = false
+            next.flush()
+        }
+        return true
     }
 
     /// Where the SQL text of a Query or Parse message sits in `buffer` (without its NUL).
@@ -799,9 +870,30 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
             }
             self.service?.metrics.countTransaction()
             if self.poolMode == .transaction { self.releaseAfterRelay = true }
-        } else if self.tracker.isQuiet, let started = self.queryStarted {
-            self.service?.metrics.observeQuery(NIODeadline.now() - started)
-            self.queryStarted = nil
+        } else if self.tracker.isQuiet {
+            if let started = self.queryStarted {
+                self.service?.metrics.observeQuery(NIODeadline.now() - started)
+                self.queryStarted = nil
+            }
+            self.armIdleTransactionTimer()
+        }
+    }
+
+    /// The client holds a server connection inside a transaction and sends nothing: after
+    /// `idle_transaction_timeout` it is disconnected (25P03, as PostgreSQL's own timeout does) and its
+    /// transaction rolled back, so the pool gets the connection back.
+    private func armIdleTransactionTimer() {
+        guard let service, let context else { return }
+        let timeout = service.settings.idleTransactionTimeout
+        guard timeout > .zero else { return }
+        self.idleTransactionTimer?.cancel()
+        self.idleTransactionTimer = context.eventLoop.scheduleTask(in: .nanoseconds(Int64(timeout.nanoseconds))) { [self] in
+            self.idleTransactionTimer = nil
+            guard self.server != nil, self.tracker.isQuiet, !self.tracker.isAtTransactionBoundary else { return }
+            service.metrics.idleTransactionTimeouts.increment()
+            self.runtime.logger.info("idle transaction timeout", metadata: ["service": "\(service.name)", "client": "\(self.remoteAddress)", "user": "\(self.user)", "sqlstate": "25P03"])
+            self.failAndClose(.fatal(.idleInTransactionSessionTimeout,
+                "terminating connection due to idle-in-transaction timeout (idle_transaction_timeout of service \"\(service.name)\" is \(timeout)); the transaction was rolled back"))
         }
     }
 
@@ -896,6 +988,8 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
         self.phase = .closing
         self.setPublicState(.closing)
         self.loginTimeout?.cancel()
+        self.idleTransactionTimer?.cancel()
+        self.idleTransactionTimer = nil
         self.runtime.cancelRegistry.unregister(self)
         if self.countedAsClient {
             self.countedAsClient = false
@@ -941,4 +1035,14 @@ extension ClientConnectionHandler {
 struct ClientPreparedStatement {
     var number: Int
     var parse: ByteBuffer
+}
+
+/// What a transparent retry needs: the client's bytes since it was last between transactions, and the
+/// parts of its session those bytes may have changed.
+struct ReplayLog {
+    var preparedStatements: [String: ClientPreparedStatement]
+    var desiredSettings: SessionSettings
+    var tracker: TransactionTracker
+    var bytes: [ByteBuffer] = []
+    var size = 0
 }

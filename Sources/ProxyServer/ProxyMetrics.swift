@@ -47,6 +47,8 @@ final class ServiceMetrics: Sendable {
     let transactions: Counter
     let serverConnectErrors: Counter
     let checkoutFailures: Counter
+    let idleTransactionTimeouts: Counter
+    let transparentRetries: Counter
     let queryDuration: DurationHistogram
     let checkoutWait: DurationHistogram
     let rewritesRewritten: Counter
@@ -72,6 +74,8 @@ final class ServiceMetrics: Sendable {
         self.transactions = counter("transactions", "Transactions (units ending in an idle ReadyForQuery) completed.")
         self.serverConnectErrors = counter("server_connect_errors", "Failed attempts to open a server connection.")
         self.checkoutFailures = counter("checkout_failures", "Clients that got no server connection (timeout or backend down).")
+        self.idleTransactionTimeouts = counter("idle_transaction_timeouts", "Clients disconnected by idle_transaction_timeout (their transaction rolled back).")
+        self.transparentRetries = counter("transparent_retries", "Transactions moved to another server connection because the first one was terminated before answering.")
         let rewrites = "Statements seen by the schema rewriter, by result."
         self.rewritesRewritten = counter("rewrites", rewrites, [("result", "rewritten")])
         self.rewritesUnchanged = counter("rewrites", rewrites, [("result", "unchanged")])
@@ -141,6 +145,7 @@ final class ServiceMetrics: Sendable {
 
     func unregister() {
         for counter in [self.queries, self.transactions, self.serverConnectErrors, self.checkoutFailures,
+                        self.idleTransactionTimeouts, self.transparentRetries,
                         self.rewritesRewritten, self.rewritesUnchanged, self.rewritesParseError,
                         self.rewriteCacheHits, self.rewriteCacheMisses] {
             self.registry.unregisterCounter(counter)

@@ -46,6 +46,11 @@ final class ServerConnection: ChannelInboundHandler, @unchecked Sendable {
     var statements: ServerStatementCache
     /// Settings applied on top of this connection's startup values for the client it last served.
     var appliedSettings = SessionSettings()
+    /// Since the lease, the server has sent nothing but replies that precede results (ParseComplete,
+    /// BindComplete, descriptions...): they are held back, so that if a "terminating connection" follows,
+    /// the client's messages can go to another server connection as if nothing happened.
+    private var awaitingFirstResult = false
+    private var heldPreamble: ByteBuffer?
 
     init(service: Service, poolID: Int, host: HostAndPort, eventLoop: EventLoop, loopIndex: Int) {
         self.service = service
@@ -105,6 +110,26 @@ final class ServerConnection: ChannelInboundHandler, @unchecked Sendable {
         let buffer = self.unwrapInboundIn(data)
         switch self.phase {
         case .leased(let client):
+            var buffer = buffer
+            if self.awaitingFirstResult {
+                if var held = self.heldPreamble {
+                    self.heldPreamble = nil
+                    held.writeImmutableBuffer(buffer)
+                    buffer = held
+                }
+                switch Self.opening(of: buffer) {
+                case .preambleOnly:
+                    self.heldPreamble = buffer
+                    return
+                case .terminated where client.serverTerminatedBeforeAnswering(self):
+                    // Nothing of the client's committed: it goes on with another connection; this one is done.
+                    self.phase = .closed
+                    return context.close(promise: nil)
+                case .terminated, .answered:
+                    self.awaitingFirstResult = false
+                    client.serverStartedAnswering()
+                }
+            }
             guard self.filter.isActive || self.scanner.needsRelay else {
                 // The hot path: the whole read goes to the client as it is.
                 do {
@@ -237,6 +262,35 @@ final class ServerConnection: ChannelInboundHandler, @unchecked Sendable {
         precondition(self.eventLoop.inEventLoop)
         self.phase = .leased(client)
         self.lastUsed = .now()
+        self.awaitingFirstResult = true
+        self.heldPreamble = nil
+    }
+
+    enum Opening { case preambleOnly, terminated, answered }
+
+    /// How the server's replies since a lease begin. `terminated`: after nothing but preamble, "terminating
+    /// connection" (57P01 pg_terminate_backend or a shutdown, 57P02 crash of another backend, 57P03 not
+    /// accepting connections) — the backend went away while the connection sat idle, or it aborted the
+    /// client's first statement before any result, so nothing committed (a FATAL ends the transaction; a
+    /// commit that finished would have sent its CommandComplete first).
+    static func opening(of buffer: ByteBuffer) -> Opening {
+        var index = buffer.readerIndex
+        while index < buffer.writerIndex {
+            guard let frame = try? buffer.peekFrame(at: index) else { return .answered }
+            switch frame.id {
+            case BackendMessageID.parseComplete, BackendMessageID.bindComplete, BackendMessageID.closeComplete,
+                 BackendMessageID.parameterDescription, BackendMessageID.rowDescription, BackendMessageID.noData,
+                 BackendMessageID.parameterStatus, BackendMessageID.noticeResponse:
+                index = frame.start + frame.totalLength
+            case BackendMessageID.errorResponse:
+                guard var body = buffer.getSlice(at: frame.payloadStart, length: frame.payloadLength),
+                      let fields = ErrorFields.decode(from: &body) else { return .answered }
+                return ["57P01", "57P02", "57P03"].contains(fields.sqlState) ? .terminated : .answered
+            default:
+                return .answered
+            }
+        }
+        return .preambleOnly
     }
 
     /// Back in the pool's idle list (the phase is already `.idle`: set by `detach` or at the end of startup).
