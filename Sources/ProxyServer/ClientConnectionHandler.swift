@@ -404,24 +404,54 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
         self.replay = nil
     }
 
-    /// The server connection was terminated before it answered anything (see
-    /// `ServerConnection.isTerminationNotice`): restore the session as it was before these messages and
-    /// send them again on another connection. Returns false when that is not possible (the client was in
-    /// a transaction already, or too much went out); the termination then reaches the client.
-    func serverTerminatedBeforeAnswering(_ server: ServerConnection) -> Bool {
-        guard self.server === server, let replay = self.replay, let service, let context else { return false }
-        self.replay = nil
-        self.server = nil
+    /// A prepared statement's cached plan went stale (DDL changed its result columns) and the server said
+    /// so before any result, outside a transaction, for the client's only sync point in flight: deallocate
+    /// the connection's statements and send the client's messages again; the relay prepares them anew.
+    /// At most once per transaction; otherwise (or inside a transaction) the error reaches the client.
+    func retryAfterStalePlan(_ server: ServerConnection, replies: ByteBuffer) -> Bool {
+        guard self.server === server, let replay = self.replay, !replay.retriedStalePlan,
+              self.tracker.pendingSyncPoints == 1, let service else { return false }
+        server.swallow(replies)
+        server.statements.removeAll()
+        server.writeOwnQuery("DEALLOCATE ALL")
+        server.restartLease()
+        self.restore(replay)
+        self.replay!.retriedStalePlan = true
+        service.metrics.transparentRetries.increment()
+        self.runtime.logger.info("prepared statement's cached plan changed result type; prepared again and retried", metadata: [
+            "service": "\(service.name)", "client": "\(self.remoteAddress)",
+        ])
+        self.relayClientMessages()
+        self.serverNeedsFlush = false
+        server.flush()
+        return true
+    }
+
+    /// The client's session as it was before the logged messages, which become unread input again.
+    private func restore(_ replay: ReplayLog) {
         self.releaseAfterRelay = false
         self.preparedStatements = replay.preparedStatements
         self.desiredSettings = replay.desiredSettings
         self.tracker = replay.tracker
         self.parsesSinceSync = 0
         self.closesSinceSync = 0
-        var again = context.channel.allocator.buffer(capacity: replay.size + (self.inbound?.readableBytes ?? 0))
+        var again = self.context!.channel.allocator.buffer(capacity: replay.size + (self.inbound?.readableBytes ?? 0))
         for part in replay.bytes { again.writeImmutableBuffer(part) }
         if let rest = self.inbound { again.writeImmutableBuffer(rest) }
         self.inbound = again
+        self.replay = ReplayLog(preparedStatements: replay.preparedStatements, desiredSettings: replay.desiredSettings, tracker: replay.tracker)
+    }
+
+    /// The server connection was terminated before it answered anything (see
+    /// `ServerConnection.isTerminationNotice`): restore the session as it was before these messages and
+    /// send them again on another connection. Returns false when that is not possible (the client was in
+    /// a transaction already, or too much went out); the termination then reaches the client.
+    func serverTerminatedBeforeAnswering(_ server: ServerConnection) -> Bool {
+        guard self.server === server, let replay = self.replay, let service else { return false }
+        self.server = nil
+        self.restore(replay)
+        // Logged again from scratch by the relay (the new connection starts a new lease).
+        self.replay = nil
         service.metrics.transparentRetries.increment()
         self.runtime.logger.info("server connection terminated before answering; retrying on another", metadata: [
             "service": "\(service.name)", "client": "\(self.remoteAddress)", "host": "\(server.host)",
@@ -1045,4 +1075,5 @@ struct ReplayLog {
     var tracker: TransactionTracker
     var bytes: [ByteBuffer] = []
     var size = 0
+    var retriedStalePlan = false
 }

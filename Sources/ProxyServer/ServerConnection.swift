@@ -125,7 +125,9 @@ final class ServerConnection: ChannelInboundHandler, @unchecked Sendable {
                     // Nothing of the client's committed: it goes on with another connection; this one is done.
                     self.phase = .closed
                     return context.close(promise: nil)
-                case .terminated, .answered:
+                case .stalePlan where client.retryAfterStalePlan(self, replies: buffer):
+                    return
+                case .terminated, .answered, .stalePlan:
                     self.awaitingFirstResult = false
                     client.serverStartedAnswering()
                 }
@@ -266,13 +268,31 @@ final class ServerConnection: ChannelInboundHandler, @unchecked Sendable {
         self.heldPreamble = nil
     }
 
-    enum Opening { case preambleOnly, terminated, answered }
+    /// Replies the client never sees (they are answered again by a retry): only the bookkeeping of the
+    /// scanner and the response filter follows them.
+    func swallow(_ replies: ByteBuffer) {
+        try? self.scanner.scan(replies) { id, _ in _ = self.filter.received(id) }
+        for statement in self.filter.takeConfirmed() { self.service.statementCatalog.markVerified(statement) }
+        for failure in self.filter.takeFailures() {
+            if let statement = failure.statement { self.statements.remove(statement) }
+        }
+    }
+
+    /// A retry on this same connection: its replies are held back again until results begin.
+    func restartLease() {
+        self.awaitingFirstResult = true
+        self.heldPreamble = nil
+    }
+
+    enum Opening { case preambleOnly, terminated, stalePlan, answered }
 
     /// How the server's replies since a lease begin. `terminated`: after nothing but preamble, "terminating
     /// connection" (57P01 pg_terminate_backend or a shutdown, 57P02 crash of another backend, 57P03 not
     /// accepting connections) — the backend went away while the connection sat idle, or it aborted the
     /// client's first statement before any result, so nothing committed (a FATAL ends the transaction; a
     /// commit that finished would have sent its CommandComplete first).
+    /// `stalePlan`: after nothing but preamble, "cached plan must not change result type" and an idle
+    /// ReadyForQuery — the statement can be prepared again and the client's messages sent again.
     static func opening(of buffer: ByteBuffer) -> Opening {
         var index = buffer.readerIndex
         while index < buffer.writerIndex {
@@ -285,7 +305,21 @@ final class ServerConnection: ChannelInboundHandler, @unchecked Sendable {
             case BackendMessageID.errorResponse:
                 guard var body = buffer.getSlice(at: frame.payloadStart, length: frame.payloadLength),
                       let fields = ErrorFields.decode(from: &body) else { return .answered }
-                return ["57P01", "57P02", "57P03"].contains(fields.sqlState) ? .terminated : .answered
+                if ["57P01", "57P02", "57P03"].contains(fields.sqlState) { return .terminated }
+                guard fields.sqlState == "0A000", fields.message.hasPrefix("cached plan must not change result type") else {
+                    return .answered
+                }
+                // DDL changed what a prepared statement returns. Recoverable when the failed sync point ends
+                // outside a transaction: wait for its ReadyForQuery, and nothing may follow it.
+                let end = frame.start + frame.totalLength
+                guard let ready = try? buffer.peekFrame(at: end) else {
+                    return buffer.writerIndex - end < 6 ? .preambleOnly : .answered
+                }
+                guard ready.id == BackendMessageID.readyForQuery, ready.start + ready.totalLength == buffer.writerIndex,
+                      buffer.getInteger(at: ready.payloadStart, as: UInt8.self) == TransactionStatus.idle.rawValue else {
+                    return .answered
+                }
+                return .stalePlan
             default:
                 return .answered
             }

@@ -115,3 +115,26 @@ def test_busy_transactions_are_not_cut_by_idle_transaction_timeout(proxy, pg):
             c.execute("SELECT pg_sleep(0.4)")  # never idle for a whole second
         c.commit()
     assert metric(px, "schemaproxy_idle_transaction_timeouts_total") == 0
+
+
+@pytest.mark.timeout(60)
+def test_stale_cached_plan_after_ddl_is_prepared_again_transparently(proxy, pg):
+    """`SELECT *` prepared, then a column is added: PostgreSQL says "cached plan must not change result
+    type"; outside a transaction the proxy prepares the statement again and retries."""
+    px = proxy(pool_size=1)
+    pg.super_exec("DROP TABLE IF EXISTS itest.stale_plan; CREATE TABLE itest.stale_plan (a int); "
+                  "INSERT INTO itest.stale_plan VALUES (1); ALTER TABLE itest.stale_plan OWNER TO heal7_app")
+    with px.connect(prepare_threshold=0) as c, px.connect(prepare_threshold=0) as other:
+        assert c.execute("SELECT * FROM itest.stale_plan").fetchall() == [(1,)]
+        assert other.execute("SELECT * FROM itest.stale_plan").fetchall() == [(1,)]
+        pg.super_exec("ALTER TABLE itest.stale_plan ADD COLUMN b text DEFAULT 'x'")
+        assert c.execute("SELECT * FROM itest.stale_plan").fetchall() == [(1, "x")]
+        assert other.execute("SELECT * FROM itest.stale_plan").fetchall() == [(1, "x")]
+        # Inside a transaction the error cannot be hidden: the client gets it, as from PostgreSQL.
+        pg.super_exec("ALTER TABLE itest.stale_plan ADD COLUMN c int DEFAULT 3")
+        c.autocommit = False
+        c.execute("SELECT 1")
+        with pytest.raises(psycopg.errors.FeatureNotSupported, match="cached plan"):
+            c.execute("SELECT * FROM itest.stale_plan")
+        c.rollback()
+    assert metric(px, "schemaproxy_transparent_retries_total") == 1
