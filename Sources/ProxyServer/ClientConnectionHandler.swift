@@ -59,6 +59,9 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
     /// session as it was then: if the server connection it gets is terminated before answering anything,
     /// they are replayed on another one (see `serverTerminatedBeforeAnswering`). Nil once a server answered.
     private var replay: ReplayLog?
+    /// The client sent Flush since it was last between transactions: it waits for replies that precede
+    /// results (asyncpg's prepare does), so they cannot be held back for a retry.
+    private(set) var awaitsRepliesBeforeSync = false
     /// Armed while the client sits inside a transaction with nothing in flight (`idle_transaction_timeout`).
     private var idleTransactionTimer: Scheduled<Void>?
 
@@ -305,6 +308,7 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
            self.tracker.isAtTransactionBoundary {
             self.replay = ReplayLog(
                 preparedStatements: self.preparedStatements, desiredSettings: self.desiredSettings, tracker: self.tracker)
+            self.awaitsRepliesBeforeSync = false
         }
         var logStart = buffer.readerIndex
         var index = buffer.readerIndex
@@ -360,6 +364,8 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
                 }
             case FrontendMessageID.sync, FrontendMessageID.functionCall:
                 break
+            case FrontendMessageID.flush:
+                self.awaitsRepliesBeforeSync = true
             case FrontendMessageID.execute:
                 self.queryStarted = self.queryStarted ?? .now()
                 self.service?.metrics.countQuery()

@@ -118,7 +118,7 @@ final class ServerConnection: ChannelInboundHandler, @unchecked Sendable {
                     buffer = held
                 }
                 switch Self.opening(of: buffer) {
-                case .preambleOnly:
+                case .preambleOnly where !client.awaitsRepliesBeforeSync:
                     self.heldPreamble = buffer
                     return
                 case .terminated where client.serverTerminatedBeforeAnswering(self):
@@ -127,7 +127,7 @@ final class ServerConnection: ChannelInboundHandler, @unchecked Sendable {
                     return context.close(promise: nil)
                 case .stalePlan where client.retryAfterStalePlan(self, replies: buffer):
                     return
-                case .terminated, .answered, .stalePlan:
+                case .terminated, .answered, .stalePlan, .preambleOnly:
                     self.awaitingFirstResult = false
                     client.serverStartedAnswering()
                 }
