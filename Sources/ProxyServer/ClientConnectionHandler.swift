@@ -400,8 +400,7 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
     /// data, huge statements).
     private func logForReplay(_ buffer: ByteBuffer, from start: Int, to end: Int) {
         guard self.replay != nil, end > start else { return }
-        self.replay!.bytes.append(buffer.getSlice(at: start, length: end - start)!)
-        self.replay!.size += end - start
+        self.replay!.append(buffer.getSlice(at: start, length: end - start)!)
         if self.replay!.size > 65_536 { self.replay = nil }
     }
 
@@ -442,7 +441,8 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
         self.parsesSinceSync = 0
         self.closesSinceSync = 0
         var again = self.context!.channel.allocator.buffer(capacity: replay.size + (self.inbound?.readableBytes ?? 0))
-        for part in replay.bytes { again.writeImmutableBuffer(part) }
+        if let first = replay.first { again.writeImmutableBuffer(first) }
+        for part in replay.more { again.writeImmutableBuffer(part) }
         if let rest = self.inbound { again.writeImmutableBuffer(rest) }
         self.inbound = again
         self.replay = ReplayLog(preparedStatements: replay.preparedStatements, desiredSettings: replay.desiredSettings, tracker: replay.tracker)
@@ -1079,7 +1079,14 @@ struct ReplayLog {
     var preparedStatements: [String: ClientPreparedStatement]
     var desiredSettings: SessionSettings
     var tracker: TransactionTracker
-    var bytes: [ByteBuffer] = []
+    /// Usually the messages of a transaction arrive in one read: one slice, kept without an array.
+    var first: ByteBuffer?
+    var more: [ByteBuffer] = []
     var size = 0
     var retriedStalePlan = false
+
+    mutating func append(_ bytes: ByteBuffer) {
+        if self.first == nil { self.first = bytes } else { self.more.append(bytes) }
+        self.size += bytes.readableBytes
+    }
 }
