@@ -68,6 +68,9 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
     // Transaction pooling: what the client believes its session holds, re-created on each server connection.
     /// The client's named prepared statements, by the client's name.
     private var preparedStatements: [String: ClientPreparedStatement] = [:]
+    /// The client's last unnamed Parse as sent, and whether the server connection it has now holds it.
+    private var unnamedStatement: ByteBuffer?
+    private var unnamedStatementOnServer = false
     /// Parse and Close messages sent since the last sync point: ordinals for the response filter.
     private var parsesSinceSync = 0
     private var closesSinceSync = 0
@@ -345,14 +348,20 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
                     }
                 }
                 // Read per statement: a reload's mapping change applies to the next statement.
+                var replacement: ByteBuffer?
                 if handling == .notMine, let rewriter = self.service?.activeRewriter,
                    let text = self.statementText(frame, in: buffer),
                    let newText = self.rewritten(text, in: buffer, with: rewriter) {
+                    replacement = self.replacing(text, of: frame, in: buffer, with: newText)
                     self.emit(buffer, from: runStart, to: frame.start)
-                    self.emitOwned(self.replacing(text, of: frame, in: buffer, with: newText))
+                    self.emitOwned(replacement!)
                     runStart = frame.start + frame.totalLength
                 }
                 if id == FrontendMessageID.parse, handling != .replaced { self.parsesSinceSync += 1 }
+                if id == FrontendMessageID.parse, self.poolMode == .transaction, handling != .replaced,
+                   buffer.getInteger(at: frame.payloadStart, as: UInt8.self) == 0 {
+                    self.remember(unnamed: replacement ?? buffer.getSlice(at: frame.start, length: frame.totalLength)!)
+                }
             case FrontendMessageID.bind, FrontendMessageID.describe, FrontendMessageID.close:
                 if self.poolMode == .transaction {
                     let handling = self.relayStatementReference(frame, in: buffer, runStart: &runStart)
@@ -548,9 +557,14 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
 
         guard named else {
             guard let newText else { return .passed }
+            let replacement = self.replacing(text, of: frame, in: buffer, with: newText)
             self.emit(buffer, from: runStart, to: frame.start)
-            self.emitOwned(self.replacing(text, of: frame, in: buffer, with: newText))
+            self.emitOwned(replacement)
             runStart = frame.start + frame.totalLength
+            if frame.id == FrontendMessageID.parse {
+                self.remember(unnamed: replacement)
+                self.parsesSinceSync += 1
+            }
             return .replaced
         }
         let end = frame.start + frame.totalLength
@@ -647,7 +661,11 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
             guard frame.payloadLength >= 2, view[nameStart] == UInt8(ascii: "S") else { return .notMine }
             nameStart += 1
         }
-        guard nameStart < end, view[nameStart] != 0, let nameEnd = view[nameStart..<end].firstIndex(of: 0) else { return .notMine }
+        guard nameStart < end else { return .notMine }
+        if view[nameStart] == 0 {
+            return self.relayUnnamedStatementReference(frame, in: buffer, runStart: &runStart)
+        }
+        guard let nameEnd = view[nameStart..<end].firstIndex(of: 0) else { return .notMine }
         let name = String(decoding: view[nameStart..<nameEnd], as: UTF8.self)
         if frame.id == FrontendMessageID.close {
             // The statement stays on server connections for other clients (and the caches evict it in time);
@@ -674,6 +692,37 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
         self.serverNeedsFlush = true
         runStart = end
         return .replaced
+    }
+
+    /// Copied into storage of our own, reused from Parse to Parse: a slice would pin the read buffer.
+    private func remember(unnamed parse: ByteBuffer) {
+        if self.unnamedStatement == nil {
+            self.unnamedStatement = self.context!.channel.allocator.buffer(capacity: max(256, parse.readableBytes))
+        }
+        self.unnamedStatement!.clear()
+        self.unnamedStatement!.writeImmutableBuffer(parse)
+        self.unnamedStatementOnServer = true
+    }
+
+    /// Bind or Describe of the unnamed statement after a Sync released the connection it was parsed on
+    /// (`PQprepare(conn, "", ...)` then `PQexecPrepared`): the client's last unnamed Parse goes first on the
+    /// connection it lands on. Within one lease the server's own unnamed statement is the client's.
+    private func relayUnnamedStatementReference(_ frame: Frame, in buffer: ByteBuffer, runStart: inout Int) -> Handling {
+        guard frame.id != FrontendMessageID.close, !self.unnamedStatementOnServer, let parse = self.unnamedStatement else {
+            return .notMine
+        }
+        guard let server = self.server else { return .waitForServer }
+        self.emit(buffer, from: runStart, to: frame.start)
+        runStart = frame.start
+        server.filter.expect(
+            .parse(statement: ClientPreparedStatement.unnamed, clientName: nil, ordinal: self.parsesSinceSync),
+            clientPendingSyncPoints: self.tracker.pendingSyncPoints
+        )
+        server.write(parse)
+        self.serverNeedsFlush = true
+        self.parsesSinceSync += 1
+        self.unnamedStatementOnServer = true
+        return .passed
     }
 
     /// Re-creates the client's statement on `server` unless it is there; the server's ParseComplete for
@@ -954,6 +1003,7 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
     private func releaseServer() {
         guard let server, let service else { return }
         self.server = nil
+        self.unnamedStatementOnServer = false
         self.setPublicState(.idle)
         server.setReading(true)
         server.detach()
@@ -964,6 +1014,7 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
     func serverConnectionLost(_ server: ServerConnection) {
         guard self.server === server else { return }
         self.server = nil
+        self.unnamedStatementOnServer = false
         self.setPublicState(.idle)
         self.releaseAfterRelay = false
         if self.tracker.isAtTransactionBoundary && self.poolMode == .transaction {
@@ -1071,6 +1122,9 @@ extension ClientConnectionHandler {
 struct ClientPreparedStatement {
     var number: Int
     var parse: ByteBuffer
+
+    /// Stands for the unnamed statement in the response filter's bookkeeping (catalog numbers start at 1).
+    static let unnamed = -1
 }
 
 /// What a transparent retry needs: the client's bytes since it was last between transactions, and the

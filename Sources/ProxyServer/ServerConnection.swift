@@ -153,7 +153,7 @@ final class ServerConnection: ChannelInboundHandler, @unchecked Sendable {
             } catch {
                 return self.fail(reason: "protocol violation from server: \(error)")
             }
-            for statement in self.filter.takeConfirmed() { self.service.statementCatalog.markVerified(statement) }
+            for statement in self.filter.takeConfirmed() where statement > 0 { self.service.statementCatalog.markVerified(statement) }
             for failure in self.filter.takeFailures() {
                 if let statement = failure.statement { self.statements.remove(statement) }
                 if let name = failure.clientName { client.preparedStatementFailed(name, number: failure.statement) }
@@ -272,7 +272,7 @@ final class ServerConnection: ChannelInboundHandler, @unchecked Sendable {
     /// scanner and the response filter follows them.
     func swallow(_ replies: ByteBuffer) {
         try? self.scanner.scan(replies) { id, _ in _ = self.filter.received(id) }
-        for statement in self.filter.takeConfirmed() { self.service.statementCatalog.markVerified(statement) }
+        for statement in self.filter.takeConfirmed() where statement > 0 { self.service.statementCatalog.markVerified(statement) }
         for failure in self.filter.takeFailures() {
             if let statement = failure.statement { self.statements.remove(statement) }
         }
