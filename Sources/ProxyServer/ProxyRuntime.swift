@@ -132,9 +132,10 @@ public final class ProxyRuntime: @unchecked Sendable {
         if old.configuration.maxClientConnections != new.configuration.maxClientConnections {
             changes.append("max_client_connections")
         }
-        if old.configuration.listen != new.configuration.listen || old.configuration.metricsListen != new.configuration.metricsListen
-            || old.configuration.workers != new.configuration.workers {
-            changes.append("listen/metrics_listen/workers changed: they take effect at the next restart")
+        let (was, now) = (old.configuration, new.configuration)
+        if was.listen != now.listen || was.metricsListen != now.metricsListen || was.workers != now.workers
+            || was.logLevel != now.logLevel {
+            changes.append("listen/metrics_listen/workers/log_level changed: they take effect at the next restart")
         }
         return changes
     }
