@@ -14,7 +14,8 @@ import psycopg
 import psycopg.errors
 import pytest
 
-from conftest import connect_error, http_get, metric, pgbench_command, pgbench_counts, wait_until
+from conftest import (connect_error, free_port, http_get, metric, pgbench_command, pgbench_counts,
+                      wait_until)
 
 
 class Load:
@@ -254,3 +255,19 @@ def test_removed_service_added_again_keeps_its_clients(proxy):
     client.close()
     status, text = http_get(px.metrics_port, "/metrics")
     assert metric(text, "schemaproxy_queries_total", service="dream_service") >= 5
+
+
+def test_restart_only_settings_are_reported_and_kept(proxy):
+    """listen and log_level changed in the file: the reload succeeds, says they need a restart, and the
+    proxy goes on listening where it did."""
+    px = proxy()
+    cfg = copy.deepcopy(px.config)
+    cfg["listen"] = f"127.0.0.1:{free_port()}"
+    cfg["log_level"] = "debug"
+    ok = px.reload_count("success")
+    px.reload(cfg)
+    wait_reloaded(px, "success", ok)
+    wait_until(lambda: "listen/metrics_listen/workers/log_level changed" in px.stderr_text(), 5,
+               what="the reload to report the restart-only change")
+    with px.connect() as c:  # still on the old port
+        assert c.execute("SELECT 1").fetchone() == (1,)
