@@ -9,6 +9,8 @@
 #     --prepared          add a -M prepared row: direct vs schemaproxy (PgBouncer 1.18 cannot)
 #     --mapped            add a schemaproxy instance whose mapping routes the 4 pgbench tables to
 #                         public (the rewrite runs on every statement) beside the empty mapping
+#     --metrics-off       add a schemaproxy instance without metrics_listen (no duration histograms
+#                         recorded) beside the one with it: the cost of counting on the hot path
 #     --scale N           pgbench -i scale (default 10)
 #     --jobs N            pgbench -j (default 2)
 #     --workers N         schemaproxy `workers` (event-loop threads); default: the proxy's own
@@ -24,7 +26,8 @@ set -euo pipefail
 . "$(dirname "$0")/../scripts/lib.sh"
 cd "$SP_ROOT"
 
-rounds=3 duration=10 modes=simple,extended clients=10,50 prepared="" mapped="" scale=10 jobs=2 workers=""
+rounds=3 duration=10 modes=simple,extended clients=10,50 prepared="" mapped="" metrics_off="" scale=10 jobs=2
+workers=""
 use_pgb=1 use_spx=1 out=""
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -34,6 +37,7 @@ while [ $# -gt 0 ]; do
         --clients) clients=$2; shift ;;
         --prepared) prepared=1 ;;
         --mapped) mapped=1 ;;
+        --metrics-off) metrics_off=1 ;;
         --scale) scale=$2; shift ;;
         --jobs) jobs=$2; shift ;;
         --workers) workers=$2; shift ;;
@@ -137,13 +141,13 @@ EOF
 fi
 
 start_schemaproxy() {
-    # start_schemaproxy NAME SCHEMAS_YAML
-    local name=$1 schemas=$2 port mport
+    # start_schemaproxy NAME SCHEMAS_YAML [METRICS]   METRICS: "off" leaves metrics_listen out
+    local name=$1 schemas=$2 metrics=${3:-on} port mlisten=""
     port=$(free_port)
-    mport=$(free_port)
+    [ "$metrics" = off ] || mlisten="127.0.0.1:$(free_port)"
     cat >"$WORK/$name.yaml" <<EOF
 listen: 127.0.0.1:$port
-metrics_listen: 127.0.0.1:$mport
+metrics_listen: $mlisten
 max_client_connections: 500
 admin:
   database: schemaproxy
@@ -178,6 +182,9 @@ if [ -n "$use_spx" ]; then
         # show that the mapped instance really rewrites pgbench's statement
         log "mapped rewrite: $(BENCH_PW=$BENCH_PW "$SPX_BIN" rewrite --config "$WORK/schemaproxy_mapped.yaml" \
             --service bench 'SELECT abalance FROM pgbench_accounts WHERE aid = $1' 2>&1)"
+    fi
+    if [ -n "$metrics_off" ]; then
+        start_schemaproxy schemaproxy_nometrics '{}' off
     fi
 fi
 log "targets: ${TARGETS[*]}"

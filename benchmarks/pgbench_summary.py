@@ -1,16 +1,21 @@
 #!/usr/bin/env python3
 """Summarise pgbench_compare.sh results (TSV) as a Markdown table.
 
-Per cell (mode x clients): median TPS of each target over the rounds, the ratios schemaproxy/PgBouncer
-and schemaproxy/direct, and each proxy's CPU time per transaction (median over the rounds)."""
+Per cell (mode x clients): median TPS of each target over the rounds, the ratios schemaproxy/PgBouncer,
+schemaproxy/direct, mapped/unmapped and metrics on/off (where both targets ran), and each proxy's CPU time
+per transaction (median over the rounds)."""
 import argparse
 import csv
 import statistics
 from collections import defaultdict
 
-ORDER = ["direct", "pgbouncer", "schemaproxy", "schemaproxy_mapped"]
+ORDER = ["direct", "pgbouncer", "schemaproxy", "schemaproxy_mapped", "schemaproxy_nometrics"]
 LABEL = {"direct": "direct", "pgbouncer": "PgBouncer", "schemaproxy": "schemaproxy",
-         "schemaproxy_mapped": "schemaproxy (mapped)"}
+         "schemaproxy_mapped": "schemaproxy (mapped)", "schemaproxy_nometrics": "schemaproxy (no metrics)"}
+# column, numerator target, denominator target (TPS medians)
+RATIOS = [("spx/PgB", "schemaproxy", "pgbouncer"), ("spx/direct", "schemaproxy", "direct"),
+          ("mapped/spx", "schemaproxy_mapped", "schemaproxy"),
+          ("metrics on/off", "schemaproxy", "schemaproxy_nometrics")]
 
 
 def main():
@@ -50,13 +55,8 @@ def main():
             return f"{statistics.median(tps[k1]) / statistics.median(tps[k2]):.2f}"
         return "—"
 
-    head = ["-M", "clients"] + [f"{LABEL[t]} TPS" for t in present]
-    if "schemaproxy" in present and "pgbouncer" in present:
-        head.append("spx/PgB")
-    if "schemaproxy" in present:
-        head.append("spx/direct")
-    if "schemaproxy_mapped" in present:
-        head.append("mapped/spx")
+    ratios = [r for r in RATIOS if r[1] in present and r[2] in present]
+    head = ["-M", "clients"] + [f"{LABEL[t]} TPS" for t in present] + [name for name, _, _ in ratios]
     head += [f"{LABEL[t]} µs CPU/tx" for t in proxies]
 
     lines = []
@@ -67,12 +67,7 @@ def main():
     for mode, c in cells:
         k = lambda t: (mode, c, t)  # noqa: E731
         row = [mode, str(c)] + [med(tps, k(t), lambda v: f"{v:,.0f}") for t in present]
-        if "schemaproxy" in present and "pgbouncer" in present:
-            row.append(ratio(k("schemaproxy"), k("pgbouncer")))
-        if "schemaproxy" in present:
-            row.append(ratio(k("schemaproxy"), k("direct")))
-        if "schemaproxy_mapped" in present:
-            row.append(ratio(k("schemaproxy_mapped"), k("schemaproxy")))
+        row += [ratio(k(num), k(den)) for _, num, den in ratios]
         row += [med(cpu_us, k(t), lambda v: f"{v:.1f}") for t in proxies]
         lines.append("| " + " | ".join(row) + " |")
     print("\n".join(lines))

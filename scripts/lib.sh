@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # Shared helpers for schemaproxy's scripts. Source it:  . "$(dirname "$0")/lib.sh"
 #
-#   ensure_packages [EXTRA...]      apt-get install what is missing (PostgreSQL 15, pgbouncer, libpg_query)
+#   ensure_packages [EXTRA...]      apt-get install what is missing (PostgreSQL 15, pgbouncer, libpg_query, EXTRA)
 #   ensure_python_packages          pip install pytest, psycopg 3, psycopg2, asyncpg, SQLAlchemy 2 if missing
 #   free_port                       print a TCP port that is free on 127.0.0.1 right now
 #   pg_start DIR [PORT]             initdb + start a throwaway PostgreSQL 15 in DIR (sets PG_DIR, PG_PORT)
@@ -64,10 +64,14 @@ ensure_packages() {
     fi
     [ -n "$made_policy" ] && rm -f /usr/sbin/policy-rc.d
     [ "$rc" -eq 0 ] || die "apt-get failed (exit $rc)"
-    # A packaged pgbouncer may have been started anyway (systemd); it would hold 6432.
-    if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet pgbouncer 2>/dev/null; then
-        systemctl stop pgbouncer || true
-    fi
+    # A packaged pgbouncer or prometheus may have been started anyway (systemd); pgbouncer would hold 6432.
+    # The scripts start their own, on free ports.
+    local unit
+    for unit in pgbouncer prometheus; do
+        if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$unit" 2>/dev/null; then
+            systemctl stop "$unit" || true
+        fi
+    done
 }
 
 ensure_python_packages() {

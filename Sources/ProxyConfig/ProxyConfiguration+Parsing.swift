@@ -25,7 +25,9 @@ extension ProxyConfiguration {
         if let node = top["listen"] {
             config.listen = try reader.hostAndPort(node, path: "listen")
         }
-        if let node = top["metrics_listen"], !ConfigReader.isNull(node) {
+        // Empty (also "" or `${METRICS_LISTEN:-}` substituting to nothing) turns the endpoint off, like absent.
+        if let node = top["metrics_listen"], !ConfigReader.isNull(node),
+           try !reader.string(node, path: "metrics_listen").isEmpty {
             config.metricsListen = try reader.hostAndPort(node, path: "metrics_listen")
         }
         if let node = top["shutdown_timeout"] {

@@ -18,12 +18,10 @@ public struct KeyValueLogHandler: LogHandler {
         set { self.metadata[key] = newValue }
     }
 
-    public func log(
-        level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String,
-        file: String, function: String, line: UInt
-    ) {
-        var text = "\(Self.timestamp()) level=\(level) msg=\(Self.quote(message.description))"
-        let merged = self.metadata.merging(metadata ?? [:], uniquingKeysWith: { $1 })
+    public func log(event: LogEvent) {
+        var text = "\(Self.timestamp()) level=\(event.level) msg=\(Self.quote(event.message.description))"
+        var merged = self.metadata.merging(event.metadata ?? [:], uniquingKeysWith: { $1 })
+        if let error = event.error, merged["error"] == nil { merged["error"] = "\(error)" }
         for key in merged.keys.sorted() {
             text += " \(key)=\(Self.quote("\(merged[key]!)"))"
         }

@@ -6,8 +6,11 @@ import Synchronization
 
 /// The metric families of PRODUCT.md, registered in one Prometheus registry. Counters on the hot path are
 /// lock-free atomics; gauges that describe state (connections by state, backend up) are set when scraped.
+/// Without `metrics_listen` nobody can read the histograms, so `exported: false` skips recording them
+/// (a lock and a bucket search per statement and per checkout wait).
 final class ProxyMetrics: Sendable {
     let registry = PrometheusCollectorRegistry()
+    let exported: Bool
     let configReloadSuccess: Counter
     let configReloadFailure: Counter
 
@@ -17,7 +20,8 @@ final class ProxyMetrics: Sendable {
         .milliseconds(250), .milliseconds(500), .seconds(1), .milliseconds(2500), .seconds(5), .seconds(10),
     ]
 
-    init() {
+    init(exported: Bool = true) {
+        self.exported = exported
         let reloads = Self.descriptor("config_reloads", unit: "total", help: "Config reloads by result.")
         self.configReloadSuccess = self.registry.makeCounter(descriptor: reloads, labels: [("result", "success")])
         self.configReloadFailure = self.registry.makeCounter(descriptor: reloads, labels: [("result", "failure")])
@@ -28,7 +32,7 @@ final class ProxyMetrics: Sendable {
     }
 
     func makeServiceMetrics(service: String) -> ServiceMetrics {
-        ServiceMetrics(registry: self.registry, service: service)
+        ServiceMetrics(registry: self.registry, service: service, recordsDurations: self.exported)
     }
 
     func emit() -> [UInt8] {
@@ -39,7 +43,10 @@ final class ProxyMetrics: Sendable {
 /// One service's metric handles. Created once per service; unregistered when a reload removes it.
 final class ServiceMetrics: Sendable {
     let service: String
+    /// False when the metrics are not exported: the duration histograms are then left empty.
+    let recordsDurations: Bool
     /// Hot-path counts are plain atomics; `syncCounters` moves them into the Prometheus counters per scrape.
+    /// They are kept even when the metrics are not exported, for the admin console's `SHOW STATS`.
     private let queryAtomic = Atomic<Int>(0)
     private let transactionAtomic = Atomic<Int>(0)
     private let syncedCounts = NIOLockedValueBox<(queries: Int, transactions: Int)>((0, 0))
@@ -63,9 +70,10 @@ final class ServiceMetrics: Sendable {
     let reportedRewrites = NIOLockedValueBox<[Int]>([0, 0, 0, 0, 0])
     private let registry: PrometheusCollectorRegistry
 
-    init(registry: PrometheusCollectorRegistry, service: String) {
+    init(registry: PrometheusCollectorRegistry, service: String, recordsDurations: Bool = true) {
         self.registry = registry
         self.service = service
+        self.recordsDurations = recordsDurations
         let labels = [("service", service)]
         func counter(_ name: String, _ help: String, _ extra: [(String, String)] = []) -> Counter {
             registry.makeCounter(descriptor: ProxyMetrics.descriptor(name, unit: "total", help: help), labels: labels + extra)
@@ -123,11 +131,13 @@ final class ServiceMetrics: Sendable {
 
     @inline(__always)
     func observeQuery(_ duration: TimeAmount) {
+        guard self.recordsDurations else { return }
         self.queryDuration.recordNanoseconds(duration.nanoseconds)
     }
 
     @inline(__always)
     func observeCheckoutWait(_ duration: TimeAmount) {
+        guard self.recordsDurations else { return }
         self.checkoutWait.recordNanoseconds(duration.nanoseconds)
     }
 

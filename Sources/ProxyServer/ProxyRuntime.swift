@@ -85,14 +85,15 @@ public final class ProxyRuntime: @unchecked Sendable {
     func tick() {
         for service in self.allServices {
             service.pool.tick()
-            if service.isRemoved, service.connectedClients.isEmpty {
-                service.pool.close()
-                if service.pool.isEmpty {
-                    self.lock.withLock {
-                        if self.services[service.name] === service { self.services[service.name] = nil }
-                    }
-                    service.metrics.unregister()
+            if service.retireIfUnused() { service.pool.close() }
+            if service.isRetired, service.pool.isEmpty {
+                let current = self.lock.withLock { () -> Bool in
+                    guard self.services[service.name] === service else { return false }
+                    self.services[service.name] = nil
+                    return true
                 }
+                // A service re-added meanwhile registered its own metrics; this one's are already gone.
+                if current { service.metrics.unregister() }
             }
         }
     }
@@ -109,10 +110,14 @@ public final class ProxyRuntime: @unchecked Sendable {
         for (name, settings) in new.configuration.services {
             let mapping = new.mappings[name] ?? .empty
             let existing = self.lock.withLock { self.services[name] }
-            if let existing, !existing.isRemoved {
-                let serviceChanges = existing.update(settings, mapping: mapping)
+            // A removed service whose clients are still connected comes back as it is: they keep their pool.
+            let revived = existing.map { $0.isRemoved && $0.revive() } ?? false
+            if let existing, revived || !existing.isRemoved {
+                var serviceChanges = existing.update(settings, mapping: mapping)
+                if revived { serviceChanges.insert("added again (its connected clients stay)", at: 0) }
                 if !serviceChanges.isEmpty { changes.append("service \(name): \(serviceChanges.joined(separator: ", "))") }
             } else {
+                // Retired: its pool is closing; the new service registers fresh metrics under the same labels.
                 if let existing { existing.pool.close(); existing.metrics.unregister() }
                 let service = self.makeService(settings, mapping: mapping)
                 self.lock.withLock { self.services[name] = service }
@@ -127,9 +132,10 @@ public final class ProxyRuntime: @unchecked Sendable {
         if old.configuration.maxClientConnections != new.configuration.maxClientConnections {
             changes.append("max_client_connections")
         }
-        if old.configuration.listen != new.configuration.listen || old.configuration.metricsListen != new.configuration.metricsListen
-            || old.configuration.workers != new.configuration.workers {
-            changes.append("listen/metrics_listen/workers changed: they take effect at the next restart")
+        let (was, now) = (old.configuration, new.configuration)
+        if was.listen != now.listen || was.metricsListen != now.metricsListen || was.workers != now.workers
+            || was.logLevel != now.logLevel {
+            changes.append("listen/metrics_listen/workers/log_level changed: they take effect at the next restart")
         }
         return changes
     }

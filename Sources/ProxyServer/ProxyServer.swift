@@ -28,7 +28,8 @@ public final class ProxyServer: Sendable {
         let config = self.initial.configuration
         let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, config.workers))
         let loops = Array(group.makeIterator())
-        let runtime = ProxyRuntime(prepared: self.initial, loops: loops, logger: self.logger, metrics: ProxyMetrics())
+        let runtime = ProxyRuntime(prepared: self.initial, loops: loops, logger: self.logger,
+                                   metrics: ProxyMetrics(exported: config.metricsListen != nil))
         let (events, eventSink) = AsyncStream.makeStream(of: Event.self)
 
         let configPath = self.configPath

@@ -26,6 +26,8 @@ final class Service: @unchecked Sendable {
     private var _serverParameters: [ServerParameter]?
     private var _isPaused = false
     private var _isRemoved = false
+    /// A removed service whose clients are gone: its pool is closing and it cannot come back.
+    private var _isRetired = false
     private var clients: [ObjectIdentifier: ClientConnectionHandler] = [:]
     private var backendHosts: [String: Bool] = [:]
 
@@ -122,6 +124,28 @@ final class Service: @unchecked Sendable {
     func markRemoved() {
         self.lock.withLock { self._isRemoved = true }
     }
+
+    /// A reload brought a removed service back while its clients are still connected: it stays, with its
+    /// pool and metrics. False when it was already retired (`retireIfUnused`); then a new service is needed.
+    func revive() -> Bool {
+        self.lock.withLock {
+            guard !self._isRetired else { return false }
+            self._isRemoved = false
+            return true
+        }
+    }
+
+    /// True once for a removed service without clients: the caller closes its pool. Decided under the lock
+    /// so a concurrent `revive` either wins (the service stays) or sees it retired.
+    func retireIfUnused() -> Bool {
+        self.lock.withLock {
+            guard self._isRemoved, !self._isRetired, self.clients.isEmpty else { return false }
+            self._isRetired = true
+            return true
+        }
+    }
+
+    var isRetired: Bool { self.lock.withLock { self._isRetired } }
 
     var isRemoved: Bool { self.lock.withLock { self._isRemoved } }
 

@@ -169,6 +169,14 @@ import Testing
                           "required")
     }
 
+    @Test(arguments: ["metrics_listen:", "metrics_listen: ''", "metrics_listen: \"\"", "metrics_listen: ${METRICS:-}"])
+    func emptyMetricsListenMeansNone(line: String) throws {
+        let config = try ProxyConfiguration.parse(yaml: minimalConfig + "\n" + line, environment: [:])
+        #expect(config.metricsListen == nil)
+        let set = try ProxyConfiguration.parse(yaml: minimalConfig + "\n" + line, environment: ["METRICS": "[::1]:9"])
+        #expect(set.metricsListen == (line.contains("METRICS") ? HostAndPort(host: "::1", port: 9) : nil))
+    }
+
     @Test func listenAddresses() {
         expectConfigError(minimalConfig + "\nlisten: 127.0.0.1:70000", key: "listen", "out of range")
         expectConfigError(minimalConfig + "\nlisten: 127.0.0.1", key: "listen", "needs a port")

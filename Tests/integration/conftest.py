@@ -12,8 +12,11 @@ schema routing and exact SQLSTATEs are expected to fail there).
 """
 from __future__ import annotations
 
+import asyncio
 import copy
+import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -21,15 +24,19 @@ import socket
 import subprocess
 import tempfile
 import time
+import urllib.error
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import asyncpg
 import psycopg
 import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 LIB = ROOT / "scripts" / "lib.sh"
+DEPLOY = ROOT / "deploy"
 PG_BIN = Path(os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin"))
 PSQL = str(PG_BIN / "psql")
 PGBENCH = str(PG_BIN / "pgbench")
@@ -39,6 +46,13 @@ HEAL7_SCHEMAS_SAJU = {"shared_common": ["users", "attachments"], "saju_service":
 HEAL7_SCHEMAS_DREAM = {"shared_common": ["users", "attachments"], "dream_service": ["dreams", "dream_interpretations"]}
 
 PROXIES_KEY = pytest.StashKey[list]()
+
+
+class NoAliasDumper(yaml.SafeDumper):
+    """Writes shared objects out in full: no YAML anchors or aliases in generated config files."""
+
+    def ignore_aliases(self, data):
+        return True
 
 
 def free_port() -> int:
@@ -68,6 +82,67 @@ def wait_until(pred, timeout: float, interval: float = 0.05, what: str = "condit
         if time.monotonic() >= deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         time.sleep(interval)
+
+
+def http_get(port: int, path: str) -> tuple[int, str]:
+    """(status, body) of GET http://127.0.0.1:port/path; (0, "") when nothing listens."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+    except (urllib.error.URLError, ConnectionError):
+        return 0, ""  # not listening (any more)
+
+
+def metric(text: str, name: str, **labels) -> float | None:
+    """Value of the first sample of `name` whose labels include `labels`."""
+    for line in text.splitlines():
+        if line.startswith("#"):
+            continue
+        m = re.match(r"([a-zA-Z_:][\w:]*)(\{[^}]*\})?\s+(\S+)", line)
+        if not m or m.group(1) != name:
+            continue
+        got = dict(re.findall(r'(\w+)="([^"]*)"', m.group(2) or ""))
+        if all(got.get(k) == v for k, v in labels.items()):
+            return float(m.group(3))
+    return None
+
+
+def connect_error(url: str, timeout: float = 15) -> asyncpg.PostgresError:
+    """Connect with asyncpg (it parses the ErrorResponse of a failed startup) and return the error."""
+    async def main():
+        try:
+            c = await asyncpg.connect(url, statement_cache_size=0, timeout=timeout)
+        except asyncpg.PostgresError as e:
+            return e
+        await c.close()
+        return None
+    err = asyncio.run(main())
+    assert err is not None, f"connecting to {url} unexpectedly succeeded"
+    return err
+
+
+def dashboard_queries() -> list[str]:
+    """The PromQL of every panel of deploy/grafana-dashboard.json (with Grafana's $variables)."""
+    dash = json.loads((DEPLOY / "grafana-dashboard.json").read_text())
+    return [t["expr"] for p in dash["panels"] for t in p.get("targets", [])]
+
+
+def pgbench_command(port: int, *args: str, seconds: int = 3, clients: int = 8, user: str = "app",
+                    dbname: str = "bench") -> list[str]:
+    return [PGBENCH, "-n", "-T", str(seconds), "-c", str(clients), "-j", "2",
+            "-h", "127.0.0.1", "-p", str(port), "-U", user, *args, dbname]
+
+
+def pgbench_counts(returncode: int, out: str) -> tuple[int, int]:
+    """(processed, failed) transactions of a finished pgbench run; AssertionError (with the output) unless it
+    exited 0 and printed both counts."""
+    assert returncode == 0, f"pgbench exited {returncode}:\n{out}"
+    processed = re.search(r"number of transactions actually processed: (\d+)", out)
+    failed = re.search(r"number of failed transactions: (\d+)", out)
+    assert processed and failed, f"pgbench printed no transaction counts:\n{out}"
+    return int(processed.group(1)), int(failed.group(1))
 
 
 # --------------------------------------------------------------------------- PostgreSQL
@@ -173,6 +248,38 @@ class Proxy:
     def alive(self) -> bool:
         return self.proc.poll() is None
 
+    def metrics(self) -> str:
+        status, body = http_get(self.metrics_port, "/metrics")
+        assert status == 200, f"/metrics answered {status}"
+        return body
+
+    def reload_count(self, result: str) -> float:
+        return metric(self.metrics(), "schemaproxy_config_reloads_total", result=result) or 0
+
+    def write_config(self, cfg: dict | str) -> None:
+        """Replaces the config file atomically (as a ConfigMap update does), so a reload never reads half a file."""
+        tmp = self.config_path.with_suffix(".tmp")
+        tmp.write_text(cfg if isinstance(cfg, str) else yaml.dump(cfg, Dumper=NoAliasDumper, sort_keys=False))
+        os.replace(tmp, self.config_path)
+
+    def reload(self, cfg: dict | str | None = None) -> None:
+        """Writes `cfg` (if given) and sends SIGHUP; the reload happens asynchronously."""
+        if cfg is not None:
+            self.write_config(cfg)
+        self.proc.send_signal(signal.SIGHUP)
+
+    def admin_rows(self, command: str) -> list[dict]:
+        """Rows of an admin console command (SHOW ...) as dicts."""
+        with psycopg.connect(self.url("schemaproxy", user="admin", password=self.admin_password),
+                             autocommit=True, connect_timeout=10) as a:
+            cur = a.execute(command)
+            cols = [d.name for d in cur.description]
+            return [dict(zip(cols, r)) for r in cur.fetchall()]
+
+    def pools(self) -> dict:
+        """SHOW POOLS by service name."""
+        return {r["service"]: r for r in self.admin_rows("SHOW POOLS")}
+
     def stderr_text(self, limit: int = 20000) -> str:
         try:
             data = self.stderr_path.read_text(errors="replace")
@@ -254,7 +361,8 @@ def proxy(request, pg, tmp_path):
     started: list[Proxy] = []
     request.node.stash[PROXIES_KEY] = started
 
-    def start(**opts) -> Proxy:
+    def start(binary: str | None = None, **opts) -> Proxy:
+        """`binary`: run this executable instead of schemaproxy_bin(); the other options go to build_config."""
         port, mport = free_port(), free_port()
         app_pw, admin_pw = secrets.token_hex(8), secrets.token_hex(8)
         cfg = build_config(pg, port, mport, app_pw, admin_pw, **opts)
@@ -269,7 +377,7 @@ def proxy(request, pg, tmp_path):
             return p
         cfg_path.write_text(yaml.safe_dump(cfg, sort_keys=False))
         errf = open(err_path, "wb")
-        proc = subprocess.Popen([schemaproxy_bin(), "--config", str(cfg_path)], stdin=subprocess.DEVNULL,
+        proc = subprocess.Popen([binary or schemaproxy_bin(), "--config", str(cfg_path)], stdin=subprocess.DEVNULL,
                                 stdout=errf, stderr=errf, env=env, cwd=tmp_path)
         errf.close()
         p = Proxy(f"proxy{n}", port, mport, cfg_path, cfg, proc, err_path, app_pw, admin_pw)

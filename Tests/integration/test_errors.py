@@ -1,6 +1,5 @@
 """Errors a client must see with the contract's SQLSTATEs: authentication, unknown service,
 too many clients, pool exhausted, backend unreachable."""
-import asyncio
 import threading
 import time
 
@@ -8,21 +7,7 @@ import asyncpg
 import psycopg
 import pytest
 
-from conftest import free_port
-
-
-def connect_error(url: str, timeout: float = 15) -> asyncpg.PostgresError:
-    """Connect with asyncpg (it parses the ErrorResponse of a failed startup) and return the error."""
-    async def main():
-        try:
-            c = await asyncpg.connect(url, statement_cache_size=0, timeout=timeout)
-        except asyncpg.PostgresError as e:
-            return e
-        await c.close()
-        return None
-    err = asyncio.run(main())
-    assert err is not None, f"connecting to {url} unexpectedly succeeded"
-    return err
+from conftest import connect_error, free_port
 
 
 def query_error(px):

@@ -1,43 +1,15 @@
 """Operating the proxy: admin console, /metrics and /health, SIGHUP reload, SIGTERM shutdown."""
 import asyncio
 import threading
-import re
 import signal
 import time
-import urllib.error
-import urllib.request
 
 import asyncpg
 import psycopg
 import psycopg.errors
 import pytest
-import yaml
 
-from conftest import wait_until
-
-
-def http_get(port: int, path: str) -> tuple[int, str]:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as r:
-            return r.status, r.read().decode()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode()
-    except (urllib.error.URLError, ConnectionError):
-        return 0, ""  # not listening (any more)
-
-
-def metric(text: str, name: str, **labels) -> float | None:
-    """Value of the first sample of `name` whose labels include `labels`."""
-    for line in text.splitlines():
-        if line.startswith("#"):
-            continue
-        m = re.match(r"([a-zA-Z_:][\w:]*)(\{[^}]*\})?\s+(\S+)", line)
-        if not m or m.group(1) != name:
-            continue
-        got = dict(re.findall(r'(\w+)="([^"]*)"', m.group(2) or ""))
-        if all(got.get(k) == v for k, v in labels.items()):
-            return float(m.group(3))
-    return None
+from conftest import http_get, metric, wait_until
 
 
 def test_admin_console(proxy):
@@ -85,32 +57,23 @@ def test_health_and_metrics(proxy):
         assert name in after, f"{name} missing from /metrics"
 
 
-def show_pools(px) -> dict:
-    with psycopg.connect(px.url("schemaproxy", user="admin", password=px.admin_password), autocommit=True) as a:
-        cur = a.execute("SHOW POOLS")
-        cols = [d.name for d in cur.description]
-        return {r[cols.index("service")]: dict(zip(cols, r)) for r in cur.fetchall()}
-
-
 def test_sighup_reload_pool_size_and_invalid_file(proxy):
     px = proxy(pool_size=4)
     held = px.connect()
     assert held.execute("SELECT 1").fetchone() == (1,)
-    assert str(show_pools(px)["saju_service"]["pool_size"]) == "4"
+    assert str(px.pools()["saju_service"]["pool_size"]) == "4"
     cfg = px.config
     cfg["defaults"]["pool_size"] = 7
-    px.config_path.write_text(yaml.safe_dump(cfg, sort_keys=False))
-    px.proc.send_signal(signal.SIGHUP)
-    wait_until(lambda: str(show_pools(px)["saju_service"]["pool_size"]) == "7", 10, interval=0.1,
+    px.reload(cfg)
+    wait_until(lambda: str(px.pools()["saju_service"]["pool_size"]) == "7", 10, interval=0.1,
                what="pool_size 7 after SIGHUP")
     ok = metric(http_get(px.metrics_port, "/metrics")[1], "schemaproxy_config_reloads_total", result="success")
     assert ok is not None and ok >= 1
     # an invalid file is rejected and the running config stays
-    px.config_path.write_text("listen: [this is not valid\n")
-    px.proc.send_signal(signal.SIGHUP)
+    px.reload("listen: [this is not valid\n")
     wait_until(lambda: (metric(http_get(px.metrics_port, "/metrics")[1], "schemaproxy_config_reloads_total",
                                result="failure") or 0) >= 1, 10, what="a failed reload to be counted")
-    assert str(show_pools(px)["saju_service"]["pool_size"]) == "7"
+    assert str(px.pools()["saju_service"]["pool_size"]) == "7"
     assert held.execute("SELECT 2").fetchone() == (2,)  # no client dropped by either reload
     assert px.alive()
     held.close()
@@ -122,8 +85,7 @@ def test_sighup_reload_applies_mapping_and_keeps_clients(proxy):
     assert held.execute("SELECT count(*) FROM users").fetchone() == (3,)
     cfg = px.config
     cfg["services"]["saju_service"]["schemas"] = {"shared_common": ["users"], "dream_service": ["dreams"]}
-    px.config_path.write_text(yaml.safe_dump(cfg, sort_keys=False))
-    px.proc.send_signal(signal.SIGHUP)
+    px.reload(cfg)
 
     def dreams_visible():
         try:

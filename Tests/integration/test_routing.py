@@ -133,7 +133,7 @@ def test_rewrite_command(pg, tmp_path):
 
 
 def test_rewrite_metrics(px):
-    from test_operations import http_get, metric
+    from conftest import http_get, metric
     before = metric(http_get(px.metrics_port, "/metrics")[1], "schemaproxy_rewrites_total",
                     service="saju_service", result="rewritten") or 0
     with px.connect() as c:
