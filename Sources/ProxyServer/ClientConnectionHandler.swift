@@ -41,6 +41,8 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
     private(set) var database: String = ""
     private var startupMessage = StartupMessage(parameters: [])
     private var poolMode: PoolMode = .transaction
+    /// Whether the service's metrics keep latency histograms (not without `metrics_listen`): no clock reads then.
+    private var recordsDurations = true
 
     fileprivate var tracker = TransactionTracker()
     /// Client bytes not yet consumed (a partial frame, or everything before login).
@@ -255,6 +257,7 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
         }
         self.service = service
         self.poolMode = service.poolMode
+        self.recordsDurations = service.metrics.recordsDurations
         service.clientAttached(self)
         writer.writeAuthenticationOk()
         self.context?.write(self.wrapOutboundOut(writer.buffer), promise: nil)
@@ -327,7 +330,7 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
             let id = frame.id
             switch id {
             case FrontendMessageID.query, FrontendMessageID.parse:
-                self.queryStarted = self.queryStarted ?? .now()
+                if self.recordsDurations, self.queryStarted == nil { self.queryStarted = .now() }
                 if id == FrontendMessageID.query { self.service?.metrics.countQuery() }
                 var handling = Handling.notMine
                 if self.poolMode == .transaction, id == FrontendMessageID.parse, self.server == nil, runStart == frame.start,
@@ -376,7 +379,7 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
             case FrontendMessageID.flush:
                 self.awaitsRepliesBeforeSync = true
             case FrontendMessageID.execute:
-                self.queryStarted = self.queryStarted ?? .now()
+                if self.recordsDurations, self.queryStarted == nil { self.queryStarted = .now() }
                 self.service?.metrics.countQuery()
             case FrontendMessageID.terminate:
                 self.emit(buffer, from: runStart, to: frame.start)
@@ -867,7 +870,7 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
         guard let service else { return }
         self.waitingForServer = true
         self.setPublicState(.waiting)
-        self.waitStarted = .now()
+        self.waitStarted = self.recordsDurations ? .now() : nil
         if service.holdIfPaused(self) { return }
         self.checkout()
     }

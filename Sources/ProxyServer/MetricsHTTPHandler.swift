@@ -42,8 +42,9 @@ final class MetricsHTTPHandler: ChannelInboundHandler, @unchecked Sendable {
             context.write(self.wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))), promise: nil)
             context.write(self.wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: body)))), promise: nil)
             let keepAlive = self.keepAlive
+            let channel = context.channel
             context.writeAndFlush(self.wrapOutboundOut(.end(nil))).whenComplete { _ in
-                if !keepAlive { context.close(promise: nil) }
+                if !keepAlive { channel.close(promise: nil) }
             }
         }
     }
