@@ -117,7 +117,7 @@ final class ServerConnection: ChannelInboundHandler, @unchecked Sendable {
                     held.writeImmutableBuffer(buffer)
                     buffer = held
                 }
-                switch Self.opening(of: buffer) {
+                switch ReplyOpening.classify(buffer) {
                 case .preambleOnly where !client.awaitsRepliesBeforeSync:
                     self.heldPreamble = buffer
                     return
@@ -284,48 +284,6 @@ final class ServerConnection: ChannelInboundHandler, @unchecked Sendable {
         self.heldPreamble = nil
     }
 
-    enum Opening { case preambleOnly, terminated, stalePlan, answered }
-
-    /// How the server's replies since a lease begin. `terminated`: after nothing but preamble, "terminating
-    /// connection" (57P01 pg_terminate_backend or a shutdown, 57P02 crash of another backend, 57P03 not
-    /// accepting connections) — the backend went away while the connection sat idle, or it aborted the
-    /// client's first statement before any result, so nothing committed (a FATAL ends the transaction; a
-    /// commit that finished would have sent its CommandComplete first).
-    /// `stalePlan`: after nothing but preamble, "cached plan must not change result type" and an idle
-    /// ReadyForQuery — the statement can be prepared again and the client's messages sent again.
-    static func opening(of buffer: ByteBuffer) -> Opening {
-        var index = buffer.readerIndex
-        while index < buffer.writerIndex {
-            guard let frame = try? buffer.peekFrame(at: index) else { return .answered }
-            switch frame.id {
-            case BackendMessageID.parseComplete, BackendMessageID.bindComplete, BackendMessageID.closeComplete,
-                 BackendMessageID.parameterDescription, BackendMessageID.rowDescription, BackendMessageID.noData,
-                 BackendMessageID.parameterStatus, BackendMessageID.noticeResponse:
-                index = frame.start + frame.totalLength
-            case BackendMessageID.errorResponse:
-                guard var body = buffer.getSlice(at: frame.payloadStart, length: frame.payloadLength),
-                      let fields = ErrorFields.decode(from: &body) else { return .answered }
-                if ["57P01", "57P02", "57P03"].contains(fields.sqlState) { return .terminated }
-                guard fields.sqlState == "0A000", fields.message.hasPrefix("cached plan must not change result type") else {
-                    return .answered
-                }
-                // DDL changed what a prepared statement returns. Recoverable when the failed sync point ends
-                // outside a transaction: wait for its ReadyForQuery, and nothing may follow it.
-                let end = frame.start + frame.totalLength
-                guard let ready = try? buffer.peekFrame(at: end) else {
-                    return buffer.writerIndex - end < 6 ? .preambleOnly : .answered
-                }
-                guard ready.id == BackendMessageID.readyForQuery, ready.start + ready.totalLength == buffer.writerIndex,
-                      buffer.getInteger(at: ready.payloadStart, as: UInt8.self) == TransactionStatus.idle.rawValue else {
-                    return .answered
-                }
-                return .stalePlan
-            default:
-                return .answered
-            }
-        }
-        return .preambleOnly
-    }
 
     /// Back in the pool's idle list (the phase is already `.idle`: set by `detach` or at the end of startup).
     func parked() {
