@@ -37,7 +37,7 @@ final class ServicePool: @unchecked Sendable {
             self.lock.withLock {
                 let result = self.state.checkout(waiter: client.waiterID, loop: client.loopIndex, now: now)
                 switch result {
-                case .leased(let id):
+                case .leased(let id), .check(let id):
                     return (result, self.servers[id], nil)
                 case .queued(_, let close):
                     self.waiters[client.waiterID] = client
@@ -47,7 +47,7 @@ final class ServicePool: @unchecked Sendable {
                 }
             }
         switch result {
-        case .leased:
+        case .leased, .check:  // no service sets a check delay yet, so `.check` does not come
             return server
         case .queued(let open, _):
             closing?.close()
