@@ -42,7 +42,8 @@ final class Service: @unchecked Sendable {
             maxConnections: settings.poolSize, minConnections: settings.minPoolSize,
             checkoutTimeout: settings.checkoutTimeout.nanoseconds, idleTimeout: settings.serverIdleTimeout.nanoseconds,
             maxLifetime: settings.serverLifetime.nanoseconds, retryAttempts: settings.retry.attempts,
-            initialBackoff: settings.retry.initialBackoff.nanoseconds, maxBackoff: settings.retry.maxBackoff.nanoseconds
+            initialBackoff: settings.retry.initialBackoff.nanoseconds, maxBackoff: settings.retry.maxBackoff.nanoseconds,
+            checkDelay: settings.serverCheckDelay.nanoseconds
         )
     }
 

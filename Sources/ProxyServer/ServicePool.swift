@@ -47,8 +47,11 @@ final class ServicePool: @unchecked Sendable {
                 }
             }
         switch result {
-        case .leased, .check:  // no service sets a check delay yet, so `.check` does not come
+        case .leased:
             return server
+        case .check:
+            if let server { self.lendAfterCheck(server, to: client) }
+            return nil
         case .queued(let open, _):
             closing?.close()
             if let open { self.openConnection(open, loop: client.loopIndex) }
@@ -56,6 +59,25 @@ final class ServicePool: @unchecked Sendable {
         case .failed(let error):
             client.eventLoop.execute { client.serverCheckoutFailed(error) }
             return nil
+        }
+    }
+
+    /// Runs the empty query on a connection that sat idle longer than `server_check_delay` before the client gets
+    /// it (the client keeps waiting meanwhile). A broken one is discarded and the client checks out again, so it
+    /// never sees the failure. Runs on the client's loop, which is the connection's.
+    private func lendAfterCheck(_ server: ServerConnection, to client: ClientConnectionHandler) {
+        server.check(query: "", timeout: self.service.settings.healthCheck.timeout.timeAmount).whenComplete { result in
+            switch result {
+            case .success:
+                self.hand(server, to: client)
+            case .failure(let error):
+                self.logger.info("discarding a broken idle server connection", metadata: [
+                    "service": "\(self.service.name)", "host": "\(server.host)", "error": "\(error)",
+                ])
+                self.release(server, reusable: false)
+                guard client.waitingForServer else { return }  // the client left meanwhile
+                if let next = self.checkout(for: client) { self.hand(next, to: client) }
+            }
         }
     }
 
