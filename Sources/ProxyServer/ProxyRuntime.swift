@@ -85,6 +85,7 @@ public final class ProxyRuntime: @unchecked Sendable {
     func tick() {
         for service in self.allServices {
             service.pool.tick()
+            service.prober.tick()
             if service.isRemoved, service.connectedClients.isEmpty {
                 service.pool.close()
                 if service.pool.isEmpty {
@@ -135,6 +136,9 @@ public final class ProxyRuntime: @unchecked Sendable {
     }
 
     func shutdownPools() {
-        for service in self.allServices { service.pool.close() }
+        for service in self.allServices {
+            service.prober.stop()
+            service.pool.close()
+        }
     }
 }

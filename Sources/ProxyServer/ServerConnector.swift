@@ -2,8 +2,9 @@ import NIOCore
 import NIOPosix
 import ProxyConfig
 
-/// Opens one pool connection: tries the backend's hosts in order (libpq's multi-host URLs), logs in,
-/// and keeps the first one whose role matches `target_session_attrs`. Reports the outcome to the pool.
+/// Opens one pool connection: tries the backend's hosts in order (libpq's multi-host URLs), hosts the health
+/// checks found down last, logs in, and keeps the first one whose role matches `target_session_attrs`.
+/// Reports the outcome to the pool, and what it learnt about each host to the health prober.
 struct ServerConnector {
     let service: Service
     let poolID: Int
@@ -12,7 +13,7 @@ struct ServerConnector {
 
     func connect() {
         let backend = self.service.settings.backend
-        self.attempt(hosts: backend.hosts, index: 0, pass: .first, errors: [])
+        self.attempt(hosts: self.service.prober.connectOrder(backend.hosts), index: 0, pass: .first, errors: [])
     }
 
     private enum Pass { case first, fallback }
@@ -33,6 +34,7 @@ struct ServerConnector {
             .whenComplete { result in
                 switch result {
                 case .success(let server):
+                    self.service.prober.connectResult(host, reachable: true)
                     if self.accepts(server, pass: pass) {
                         self.service.pool.connectionOpened(server)
                     } else {
@@ -41,7 +43,7 @@ struct ServerConnector {
                                      errors: errors + ["\(host): not a \(attrs.rawValue) server"])
                     }
                 case .failure(let error):
-                    self.service.backendReachable(host, false)
+                    self.service.prober.connectResult(host, reachable: false)
                     self.attempt(hosts: hosts, index: index + 1, pass: pass, errors: errors + ["\(host): \(error)"])
                 }
             }

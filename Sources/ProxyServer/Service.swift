@@ -16,6 +16,7 @@ final class Service: @unchecked Sendable {
     /// Shared by every rewriter the service gets over reloads, so counts survive a mapping change.
     let rewriteStatistics = RewriteStatistics()
     private(set) var pool: ServicePool!
+    private(set) var prober: HealthProber!
 
     private let lock = NIOLock()
     private var _settings: ServiceSettings
@@ -25,7 +26,6 @@ final class Service: @unchecked Sendable {
     private var _isPaused = false
     private var _isRemoved = false
     private var clients: [ObjectIdentifier: ClientConnectionHandler] = [:]
-    private var backendHosts: [String: Bool] = [:]
 
     init(settings: ServiceSettings, mapping: SchemaMapping, loops: [EventLoop], metrics: ServiceMetrics, logger: Logger) {
         self.name = settings.name
@@ -35,6 +35,7 @@ final class Service: @unchecked Sendable {
         self._rewriter = mapping.isEmpty ? nil : SchemaRewriter(mapping: mapping, statistics: self.rewriteStatistics)
         self.logger = logger
         self.pool = ServicePool(service: self, configuration: Self.poolConfiguration(settings), loops: loops, logger: logger)
+        self.prober = HealthProber(service: self, settings: settings, eventLoop: loops[0], loopIndex: 0)
     }
 
     static func poolConfiguration(_ settings: ServiceSettings) -> PoolConfiguration {
@@ -71,24 +72,6 @@ final class Service: @unchecked Sendable {
 
     var connectedClients: [ClientConnectionHandler] { self.lock.withLock { Array(self.clients.values) } }
 
-    // MARK: Backend health
-
-    func backendReachable(_ host: HostAndPort, _ up: Bool) {
-        let key = host.description
-        let changed = self.lock.withLock { () -> Bool in
-            defer { self.backendHosts[key] = up }
-            return self.backendHosts[key] != up
-        }
-        self.metrics.setBackendUp(key, up)
-        if changed {
-            if up {
-                self.logger.info("backend up", metadata: ["service": "\(self.name)", "host": "\(key)"])
-            } else {
-                self.logger.warning("backend down", metadata: ["service": "\(self.name)", "host": "\(key)"])
-            }
-        }
-    }
-
     // MARK: Reload
 
     /// Applies new settings in place: pool limits and timeouts now, the mapping from the next statement,
@@ -114,12 +97,17 @@ final class Service: @unchecked Sendable {
             changes.append("pool")
         }
         if old.poolMode != settings.poolMode { changes.append("pool_mode (new clients)") }
+        if old.backend.hosts != settings.backend.hosts || old.healthCheck != settings.healthCheck {
+            changes.append("health_check")
+        }
+        self.prober.update(settings)
         return changes
     }
 
     /// The service left the config: new clients are refused, connected ones finish, then the pool closes.
     func markRemoved() {
         self.lock.withLock { self._isRemoved = true }
+        self.prober.stop()
     }
 
     var isRemoved: Bool { self.lock.withLock { self._isRemoved } }

@@ -128,7 +128,6 @@ final class ServicePool: @unchecked Sendable {
             if case .lease(_, let waiterID) = action { return (action, self.waiters.removeValue(forKey: waiterID)) }
             return (action, nil)
         }
-        self.service.backendReachable(server.host, true)
         switch action {
         case .lease:
             if let waiter { self.hand(server, to: waiter) } else { self.release(server, reusable: true) }
@@ -166,6 +165,24 @@ final class ServicePool: @unchecked Sendable {
         let now = MonotonicClock.now()
         let actions = self.lock.withLock { self.state.tick(now: now) }
         if !actions.isEmpty { self.run(actions) }
+    }
+
+    // MARK: Health probes
+
+    /// A place in the pool for a health probe's own connection; false when the pool is full or clients wait.
+    func reserveProbe() -> Bool {
+        self.lock.withLock { self.state.reserveProbe() }
+    }
+
+    func probeFinished() {
+        let now = MonotonicClock.now()
+        let action = self.lock.withLock { self.state.probeFinished(now: now) }
+        if let action { self.run([action]) }
+    }
+
+    /// A host came back: clients connect at once again (see `PoolStateMachine.backendRecovered`).
+    func backendRecovered() {
+        self.lock.withLock { self.state.backendRecovered() }
     }
 
     func updateConfiguration(_ configuration: PoolConfiguration) {
