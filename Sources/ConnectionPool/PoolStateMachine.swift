@@ -1,6 +1,6 @@
 /// The pool of server connections of one service, as a value type: events in, actions out.
 ///
-/// Invariants: `leased + idle + connecting <= maxConnections` (the hard bound users configure);
+/// Invariants: `leased + idle + connecting + closing + probing <= maxConnections` (the hard bound users configure);
 /// waiters are served first in, first out; a connection is in exactly one of the states below.
 /// Time is passed in as nanoseconds of a monotonic clock so tests can move it by hand.
 ///
@@ -41,6 +41,8 @@ public struct PoolStateMachine: Sendable {
     private var connectingCount = 0
     /// Closing connections still hold a server backend, so they count against the bound until closed.
     private var closingCount = 0
+    /// Health probes' own connections, which count against the bound too (`reserveProbe`).
+    private var probingCount = 0
     private var nextConnectionID = 1
     private var generation = 0
     private var isClosed = false
@@ -49,6 +51,9 @@ public struct PoolStateMachine: Sendable {
     private var lastConnectError = ""
     /// While set, no new connection is opened before this time (backoff after a failed attempt).
     private var retryNotBefore: UInt64 = 0
+    /// Set when a whole round of `retryAttempts` failed. Until `retryNotBefore`, a client that would need a new
+    /// connection gets this error at once instead of waiting for a round that cannot start yet.
+    private var unavailable: PoolError?
     private var random: SplitMix64
 
     public init(configuration: PoolConfiguration, seed: UInt64 = 0x5EED) {
@@ -59,16 +64,22 @@ public struct PoolStateMachine: Sendable {
     public var statistics: PoolStatistics {
         PoolStatistics(
             idle: self.idle.count, leased: self.leasedCount, connecting: self.connectingCount, closing: self.closingCount,
-            waiting: self.waiters.count, consecutiveConnectFailures: self.consecutiveFailures
+            waiting: self.waiters.count, consecutiveConnectFailures: self.consecutiveFailures,
+            probing: self.probingCount
         )
     }
 
-    private var total: Int { self.idle.count + self.leasedCount + self.connectingCount + self.closingCount }
+    private var total: Int {
+        self.idle.count + self.leasedCount + self.connectingCount + self.closingCount + self.probingCount
+    }
 
     // MARK: Checkout and release (the hot path)
 
     public enum CheckoutResult: Sendable, Equatable {
         case leased(ConnectionID)
+        /// Lent, but it sat idle for `checkDelay` or longer: the owner verifies it, then hands it over, or
+        /// releases it as not reusable and checks out again for the same client.
+        case check(ConnectionID)
         /// The client waits; the owner opens `open` and closes `close` when they are set.
         case queued(open: ConnectionID?, close: ConnectionID?)
         case failed(PoolError)
@@ -78,9 +89,19 @@ public struct PoolStateMachine: Sendable {
     public mutating func checkout(waiter: WaiterID, loop: Int, now: UInt64) -> CheckoutResult {
         if self.isClosed { return .failed(.poolClosed) }
         if !self.hasWaiter(on: loop), let id = self.popIdle(on: loop) {
+            let wasIdle = self.connections[id]!.state
             self.connections[id]!.state = .leased
             self.leasedCount += 1
+            if case .idle(let since) = wasIdle, let delay = self.configuration.checkDelay, now &- since >= delay {
+                return .check(id)
+            }
             return .leased(id)
+        }
+        // The backend failed a whole round of attempts a moment ago and nothing could come back to serve this
+        // client: say so now rather than after checkout_timeout.
+        if let unavailable = self.unavailable, now < self.retryNotBefore, self.leasedCount == 0,
+           self.connectingCount == 0 {
+            return .failed(unavailable)
         }
         let deadline = self.configuration.checkoutTimeout == 0 ? UInt64.max : now &+ self.configuration.checkoutTimeout
         self.waiters.append(Waiter(id: waiter, deadline: deadline, loop: loop))
@@ -145,6 +166,7 @@ public struct PoolStateMachine: Sendable {
         self.connectingCount -= 1
         self.consecutiveFailures = 0
         self.retryNotBefore = 0
+        self.unavailable = nil
         if self.isClosed || connection.generation != self.generation {
             connection.state = .closing
             self.closingCount += 1
@@ -178,9 +200,11 @@ public struct PoolStateMachine: Sendable {
             while let waiter = self.waiters.popFirst() {
                 actions.append(.failWaiter(waiter.id, failure))
             }
-            // The next client starts a fresh round of attempts, at the slowest pace.
+            // The next client starts a fresh round of attempts, at the slowest pace; until then clients that
+            // need a new connection fail at once.
             self.consecutiveFailures = 0
             self.retryNotBefore = now &+ self.configuration.maxBackoff
+            self.unavailable = failure
             return actions
         }
         self.retryNotBefore = now &+ self.backoff(afterFailures: self.consecutiveFailures)
@@ -202,6 +226,31 @@ public struct PoolStateMachine: Sendable {
         return nil
     }
 
+    // MARK: Health probes
+
+    /// A health probe wants a short-lived connection of its own. It gets a place while the bound has room and no
+    /// client waits (clients come first), and holds it until `probeFinished`.
+    public mutating func reserveProbe() -> Bool {
+        guard !self.isClosed, self.waiters.isEmpty, self.total < self.configuration.maxConnections else { return false }
+        self.probingCount += 1
+        return true
+    }
+
+    /// A probe's connection is closed: its place is free again, maybe for a client that started waiting meanwhile.
+    public mutating func probeFinished(now: UInt64) -> PoolAction? {
+        guard self.probingCount > 0 else { return nil }
+        self.probingCount -= 1
+        return self.openIfNeeded(now: now, loop: self.waiters.first?.loop ?? 0).map { .openConnection($0) }
+    }
+
+    /// A backend host answered again (a health probe saw it come back): forget the failures and the backoff, so
+    /// the next client connects at once instead of failing fast. Waiting clients get connections at the next tick.
+    public mutating func backendRecovered() {
+        self.consecutiveFailures = 0
+        self.retryNotBefore = 0
+        self.unavailable = nil
+    }
+
     // MARK: Time, configuration, shutdown
 
     /// Periodic housekeeping: expired waits, idle timeouts, lifetimes, min pool size, due retries.
@@ -216,7 +265,7 @@ public struct PoolStateMachine: Sendable {
             let connection = self.connections[id]!
             guard case .idle(let since) = connection.state else { continue }
             // Connections that will remain open (not counting those already on their way out).
-            let remaining = self.total - self.closingCount - closed
+            let remaining = self.total - self.closingCount - self.probingCount - closed
             let idleExpired = self.configuration.idleTimeout > 0 && now &- since >= self.configuration.idleTimeout
             if self.mustRetire(connection, now: now) || remaining > self.configuration.maxConnections
                 || (idleExpired && remaining > self.configuration.minConnections) {
@@ -302,6 +351,7 @@ public struct PoolStateMachine: Sendable {
         guard wanted else { return nil }
         // While failing, probe with one connection at a time.
         if self.consecutiveFailures > 0 && self.connectingCount > 0 { return nil }
+        self.unavailable = nil  // a new round starts
         let id = self.nextConnectionID
         self.nextConnectionID += 1
         self.connections[id] = Connection(state: .connecting, createdAt: now, generation: self.generation, loop: loop)

@@ -6,6 +6,8 @@ public struct PoolStatistics: Sendable, Equatable {
     public var closing: Int
     public var waiting: Int
     public var consecutiveConnectFailures: Int
+    /// Places taken by health probes' own short-lived connections.
+    public var probing: Int = 0
 
-    public var total: Int { self.idle + self.leased + self.connecting + self.closing }
+    public var total: Int { self.idle + self.leased + self.connecting + self.closing + self.probing }
 }

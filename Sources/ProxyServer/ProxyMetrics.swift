@@ -145,12 +145,19 @@ final class ServiceMetrics: Sendable {
         let gauge = self.backendUp.withLockedValue { gauges in
             if let gauge = gauges[host] { return gauge }
             let gauge = self.registry.makeGauge(
-                descriptor: ProxyMetrics.descriptor("backend_up", help: "1 when the backend host answered the last check."),
+                descriptor: ProxyMetrics.descriptor("backend_up", help: "1 when the host answered the last health check or connection attempt."),
                 labels: [("service", self.service), ("host", host)])
             gauges[host] = gauge
             return gauge
         }
         gauge.set(Int64(up ? 1 : 0))
+    }
+
+    /// The host left the service's backend URL (reload): its gauge goes.
+    func removeBackend(_ host: String) {
+        if let gauge = self.backendUp.withLockedValue({ $0.removeValue(forKey: host) }) {
+            self.registry.unregisterGauge(gauge)
+        }
     }
 
     func unregister() {

@@ -85,6 +85,7 @@ public final class ProxyRuntime: @unchecked Sendable {
     func tick() {
         for service in self.allServices {
             service.pool.tick()
+            service.prober.tick()
             if service.retireIfUnused() { service.pool.close() }
             if service.isRetired, service.pool.isEmpty {
                 let current = self.lock.withLock { () -> Bool in
@@ -141,6 +142,9 @@ public final class ProxyRuntime: @unchecked Sendable {
     }
 
     func shutdownPools() {
-        for service in self.allServices { service.pool.close() }
+        for service in self.allServices {
+            service.prober.stop()
+            service.pool.close()
+        }
     }
 }

@@ -39,6 +39,20 @@ public final class ProxyServer: Sendable {
         }
         runtime.shutdownHandler = { eventSink.yield(.gracefulShutdown) }
 
+        // Metrics first: once the PostgreSQL port accepts connections, /health and /metrics answer too.
+        var metricsListener: Channel?
+        if let metricsAddress = config.metricsListen {
+            metricsListener = try await ServerBootstrap(group: group)
+                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                .childChannelInitializer { channel in
+                    channel.pipeline.configureHTTPServerPipeline().flatMap {
+                        channel.pipeline.addHandler(MetricsHTTPHandler(runtime: runtime))
+                    }
+                }
+                .bind(host: metricsAddress.host, port: metricsAddress.port).get()
+            self.logger.info("metrics listening", metadata: ["address": "\(metricsAddress)"])
+        }
+
         let listener = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -53,19 +67,6 @@ public final class ProxyServer: Sendable {
             .bind(host: config.listen.host, port: config.listen.port).get()
         self.logger.info("listening", metadata: ["address": "\(config.listen)", "workers": "\(loops.count)",
                                                   "services": "\(config.services.keys.sorted().joined(separator: ","))"])
-
-        var metricsListener: Channel?
-        if let metricsAddress = config.metricsListen {
-            metricsListener = try await ServerBootstrap(group: group)
-                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-                .childChannelInitializer { channel in
-                    channel.pipeline.configureHTTPServerPipeline().flatMap {
-                        channel.pipeline.addHandler(MetricsHTTPHandler(runtime: runtime))
-                    }
-                }
-                .bind(host: metricsAddress.host, port: metricsAddress.port).get()
-            self.logger.info("metrics listening", metadata: ["address": "\(metricsAddress)"])
-        }
 
         let ticker = loops[0].scheduleRepeatedTask(initialDelay: .milliseconds(100), delay: .milliseconds(100)) { _ in
             runtime.tick()

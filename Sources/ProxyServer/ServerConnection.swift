@@ -20,6 +20,8 @@ final class ServerConnection: ChannelInboundHandler, @unchecked Sendable {
         case leased(ClientConnectionHandler)
         /// Cleaning up after a client (ROLLBACK / DISCARD ALL): responses are swallowed.
         case resetting(pendingReady: Int)
+        /// Running `check(query:timeout:)`: the answer is read here, never relayed.
+        case checking(ServerCheck)
         case closed
     }
 
@@ -91,6 +93,7 @@ final class ServerConnection: ChannelInboundHandler, @unchecked Sendable {
         case .idle: return "idle"
         case .leased: return "active"
         case .resetting: return "resetting"
+        case .checking: return "checking"
         case .closed: return "closed"
         }
     }
@@ -177,6 +180,8 @@ final class ServerConnection: ChannelInboundHandler, @unchecked Sendable {
             }
         case .startup:
             self.receivedDuringStartup(buffer, context: context)
+        case .checking(let check):
+            self.receivedDuringCheck(buffer, check)
         case .idle:
             // An idle server speaks only to say it is going away (e.g. pg_terminate_backend's FATAL).
             self.close()
@@ -195,6 +200,10 @@ final class ServerConnection: ChannelInboundHandler, @unchecked Sendable {
         self.startupPromise.fail(ServerConnectionError.closedDuringStartup)
         if case .leased(let client) = previous {
             client.serverConnectionLost(self)
+        }
+        if case .checking(let check) = previous {
+            check.timer.cancel()
+            check.promise.fail(ServerCheckError.closed)
         }
         self.service.pool.connectionClosed(self)
     }
@@ -360,6 +369,102 @@ final class ServerConnection: ChannelInboundHandler, @unchecked Sendable {
     private func fail(reason: String) {
         self.service.logger.warning("closing server connection", metadata: ["service": "\(self.service.name)", "reason": "\(reason)"])
         self.context?.close(promise: nil)
+    }
+}
+
+// MARK: - Checks
+
+extension ServerConnection {
+    /// An idle connection being asked whether it still works.
+    struct ServerCheck {
+        let promise: EventLoopPromise<Void>
+        let timer: Scheduled<Void>
+        var received: ByteBuffer?
+        var error: ErrorFields?
+    }
+
+    /// Runs `query` (one simple Query) on this idle connection. Succeeds when the server answers with
+    /// ReadyForQuery, idle, without an error, within `timeout`; otherwise the connection is closed and the future
+    /// fails. Used before lending a connection that sat idle longer than `server_check_delay`, and by the
+    /// health prober on its own connections.
+    func check(query: String, timeout: TimeAmount) -> EventLoopFuture<Void> {
+        precondition(self.eventLoop.inEventLoop)
+        guard let context, case .idle = self.phase, context.channel.isActive, self.scanner.isAtMessageBoundary else {
+            return self.eventLoop.makeFailedFuture(ServerCheckError.notIdle)
+        }
+        let promise = self.eventLoop.makePromise(of: Void.self)
+        let timer = self.eventLoop.scheduleTask(in: timeout) { [self] in
+            self.endCheck(.failure(.timedOut(timeout)))
+        }
+        self.phase = .checking(ServerCheck(promise: promise, timer: timer))
+        var writer = MessageWriter(buffer: context.channel.allocator.buffer(capacity: query.utf8.count + 6))
+        writer.writeQuery(query)
+        context.writeAndFlush(self.wrapOutboundOut(writer.buffer), promise: nil)
+        return promise.futureResult
+    }
+
+    private func receivedDuringCheck(_ buffer: ByteBuffer, _ check: ServerCheck) {
+        var check = check
+        if check.received == nil { check.received = buffer } else { check.received!.writeImmutableBuffer(buffer) }
+        while true {
+            let frame: Frame?
+            do { frame = try check.received!.peekFrame(at: check.received!.readerIndex) } catch {
+                return self.endCheck(.failure(.protocolViolation("\(error)")))
+            }
+            guard let frame else { break }
+            var payload = check.received!.getSlice(at: frame.payloadStart, length: frame.payloadLength)!
+            check.received!.moveReaderIndex(forwardBy: frame.totalLength)
+            switch frame.id {
+            case BackendMessageID.errorResponse:
+                check.error = ErrorFields.decode(from: &payload) ?? ErrorFields.fatal(.connectionFailure, "unreadable error")
+            case BackendMessageID.readyForQuery:
+                self.phase = .checking(check)
+                if let error = check.error { return self.endCheck(.failure(.serverError(error))) }
+                guard payload.readInteger(as: UInt8.self) == TransactionStatus.idle.rawValue else {
+                    return self.endCheck(.failure(.protocolViolation("the check left a transaction open")))
+                }
+                guard check.received!.readableBytes == 0 else {
+                    return self.endCheck(.failure(.protocolViolation("data after ReadyForQuery")))
+                }
+                return self.endCheck(.success(()))
+            default:
+                break  // rows, CommandComplete, EmptyQueryResponse, notices, ParameterStatus
+            }
+        }
+        self.phase = .checking(check)
+    }
+
+    private func endCheck(_ result: Result<Void, ServerCheckError>) {
+        guard case .checking(let check) = self.phase else { return }
+        check.timer.cancel()
+        switch result {
+        case .success:
+            self.phase = .idle
+            check.promise.succeed(())
+        case .failure(let error):
+            self.phase = .closed
+            self.context?.close(promise: nil)
+            check.promise.fail(error)
+        }
+    }
+}
+
+/// Why `ServerConnection.check` failed; the connection is closed in every case.
+enum ServerCheckError: Error, CustomStringConvertible {
+    case notIdle
+    case closed
+    case timedOut(TimeAmount)
+    case serverError(ErrorFields)
+    case protocolViolation(String)
+
+    var description: String {
+        switch self {
+        case .notIdle: return "the connection was not idle"
+        case .closed: return "the server closed the connection"
+        case .timedOut(let timeout): return "no answer within \(timeout.nanoseconds / 1_000_000)ms"
+        case .serverError(let fields): return "\(fields.message) (\(fields.sqlState))"
+        case .protocolViolation(let why): return "protocol violation from server: \(why)"
+        }
     }
 }
 

@@ -2,8 +2,9 @@ import NIOCore
 import NIOPosix
 import ProxyConfig
 
-/// Opens one pool connection: tries the backend's hosts in order (libpq's multi-host URLs), logs in,
-/// and keeps the first one whose role matches `target_session_attrs`. Reports the outcome to the pool.
+/// Opens one pool connection: tries the backend's hosts in order (libpq's multi-host URLs), hosts the health
+/// checks found down last, logs in, and keeps the first one whose role matches `target_session_attrs`.
+/// Reports the outcome to the pool, and what it learnt about each host to the health prober.
 struct ServerConnector {
     let service: Service
     let poolID: Int
@@ -12,7 +13,7 @@ struct ServerConnector {
 
     func connect() {
         let backend = self.service.settings.backend
-        self.attempt(hosts: backend.hosts, index: 0, pass: .first, errors: [])
+        self.attempt(hosts: self.service.prober.connectOrder(backend.hosts), index: 0, pass: .first, errors: [])
     }
 
     private enum Pass { case first, fallback }
@@ -27,33 +28,66 @@ struct ServerConnector {
             return
         }
         let host = hosts[index]
-        let server = ServerConnection(service: self.service, poolID: self.poolID, host: host,
-                                      eventLoop: self.eventLoop, loopIndex: self.loopIndex)
-        let settings = self.service.settings
-        ClientBootstrap(group: self.eventLoop)
-            .connectTimeout(settings.connectTimeout.timeAmount)
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(server) }
-            }
-            .connect(host: host.host, port: host.port)
-            .flatMap { _ in server.startupFuture }
+        let attrs = self.service.settings.backend.targetSessionAttrs
+        Self.open(service: self.service, host: host, poolID: self.poolID, eventLoop: self.eventLoop,
+                  loopIndex: self.loopIndex)
             .whenComplete { result in
                 switch result {
-                case .success:
+                case .success(let server):
+                    self.service.prober.connectResult(host, reachable: true)
                     if self.accepts(server, pass: pass) {
                         self.service.pool.connectionOpened(server)
                     } else {
                         server.close()
                         self.attempt(hosts: hosts, index: index + 1, pass: pass,
-                                     errors: errors + ["\(host): not a \(settings.backend.targetSessionAttrs.rawValue) server"])
+                                     errors: errors + ["\(host): not a \(attrs.rawValue) server"])
                     }
                 case .failure(let error):
-                    self.service.backendReachable(host, false)
-                    server.close()
+                    self.service.prober.connectResult(host, reachable: false)
                     self.attempt(hosts: hosts, index: index + 1, pass: pass, errors: errors + ["\(host): \(error)"])
                 }
             }
+    }
+
+    /// Connects to one host and logs in, all within `connect_timeout`: a server that accepts the TCP connection
+    /// but never finishes the login counts as failed too. On failure the connection is closed.
+    static func open(
+        service: Service, host: HostAndPort, poolID: Int, eventLoop: EventLoop, loopIndex: Int
+    ) -> EventLoopFuture<ServerConnection> {
+        eventLoop.flatSubmit {
+            let timeout = service.settings.connectTimeout
+            let server = ServerConnection(service: service, poolID: poolID, host: host, eventLoop: eventLoop,
+                                          loopIndex: loopIndex)
+            let promise = eventLoop.makePromise(of: ServerConnection.self)
+            let channel = NIOLoopBoundBox<Channel?>(nil, eventLoop: eventLoop)
+            let timer = eventLoop.scheduleTask(in: timeout.timeAmount) {
+                promise.fail(ServerConnectTimeout(timeout: timeout))
+                server.close()
+                channel.value?.close(promise: nil)  // still connecting: no handler event would close it
+            }
+            ClientBootstrap(group: eventLoop)
+                .connectTimeout(timeout.timeAmount)
+                .channelOption(.socketOption(.tcp_nodelay), value: 1)
+                .channelInitializer { newChannel in
+                    channel.value = newChannel
+                    return newChannel.eventLoop.makeCompletedFuture {
+                        try newChannel.pipeline.syncOperations.addHandler(server)
+                    }
+                }
+                .connect(host: host.host, port: host.port)
+                .flatMap { _ in server.startupFuture }
+                .whenComplete { result in
+                    timer.cancel()
+                    switch result {
+                    case .success:
+                        promise.succeed(server)  // ignored when the timeout came first (it closed the server)
+                    case .failure(let error):
+                        server.close()
+                        promise.fail(error)
+                    }
+                }
+            return promise.futureResult
+        }
     }
 
     /// PostgreSQL 14+ reports `in_hot_standby` and `default_transaction_read_only` at login, which is all
@@ -70,4 +104,9 @@ struct ServerConnector {
         case .preferStandby: return pass == .fallback || standby
         }
     }
+}
+
+struct ServerConnectTimeout: Error, CustomStringConvertible {
+    let timeout: Duration
+    var description: String { "no connection and login within connect_timeout (\(timeout))" }
 }

@@ -18,6 +18,7 @@ final class Service: @unchecked Sendable {
     /// Proxy-side numbers of the clients' named prepared statements (transaction pooling).
     let statementCatalog = PreparedStatementCatalog()
     private(set) var pool: ServicePool!
+    private(set) var prober: HealthProber!
 
     private let lock = NIOLock()
     private var _settings: ServiceSettings
@@ -29,7 +30,6 @@ final class Service: @unchecked Sendable {
     /// A removed service whose clients are gone: its pool is closing and it cannot come back.
     private var _isRetired = false
     private var clients: [ObjectIdentifier: ClientConnectionHandler] = [:]
-    private var backendHosts: [String: Bool] = [:]
 
     init(settings: ServiceSettings, mapping: SchemaMapping, loops: [EventLoop], metrics: ServiceMetrics, logger: Logger) {
         self.name = settings.name
@@ -39,6 +39,7 @@ final class Service: @unchecked Sendable {
         self._rewriter = mapping.isEmpty ? nil : SchemaRewriter(mapping: mapping, statistics: self.rewriteStatistics)
         self.logger = logger
         self.pool = ServicePool(service: self, configuration: Self.poolConfiguration(settings), loops: loops, logger: logger)
+        self.prober = HealthProber(service: self, settings: settings, eventLoop: loops[0], loopIndex: 0)
     }
 
     static func poolConfiguration(_ settings: ServiceSettings) -> PoolConfiguration {
@@ -46,7 +47,8 @@ final class Service: @unchecked Sendable {
             maxConnections: settings.poolSize, minConnections: settings.minPoolSize,
             checkoutTimeout: settings.checkoutTimeout.nanoseconds, idleTimeout: settings.serverIdleTimeout.nanoseconds,
             maxLifetime: settings.serverLifetime.nanoseconds, retryAttempts: settings.retry.attempts,
-            initialBackoff: settings.retry.initialBackoff.nanoseconds, maxBackoff: settings.retry.maxBackoff.nanoseconds
+            initialBackoff: settings.retry.initialBackoff.nanoseconds, maxBackoff: settings.retry.maxBackoff.nanoseconds,
+            checkDelay: settings.serverCheckDelay.nanoseconds
         )
     }
 
@@ -74,24 +76,6 @@ final class Service: @unchecked Sendable {
 
     var connectedClients: [ClientConnectionHandler] { self.lock.withLock { Array(self.clients.values) } }
 
-    // MARK: Backend health
-
-    func backendReachable(_ host: HostAndPort, _ up: Bool) {
-        let key = host.description
-        let changed = self.lock.withLock { () -> Bool in
-            defer { self.backendHosts[key] = up }
-            return self.backendHosts[key] != up
-        }
-        self.metrics.setBackendUp(key, up)
-        if changed {
-            if up {
-                self.logger.info("backend up", metadata: ["service": "\(self.name)", "host": "\(key)"])
-            } else {
-                self.logger.warning("backend down", metadata: ["service": "\(self.name)", "host": "\(key)"])
-            }
-        }
-    }
-
     // MARK: Reload
 
     /// Applies new settings in place: pool limits and timeouts now, the mapping from the next statement,
@@ -117,22 +101,29 @@ final class Service: @unchecked Sendable {
             changes.append("pool")
         }
         if old.poolMode != settings.poolMode { changes.append("pool_mode (new clients)") }
+        if old.backend.hosts != settings.backend.hosts || old.healthCheck != settings.healthCheck {
+            changes.append("health_check")
+        }
+        self.prober.update(settings)
         return changes
     }
 
     /// The service left the config: new clients are refused, connected ones finish, then the pool closes.
     func markRemoved() {
         self.lock.withLock { self._isRemoved = true }
+        self.prober.stop()
     }
 
     /// A reload brought a removed service back while its clients are still connected: it stays, with its
     /// pool and metrics. False when it was already retired (`retireIfUnused`); then a new service is needed.
     func revive() -> Bool {
-        self.lock.withLock {
+        let revived = self.lock.withLock { () -> Bool in
             guard !self._isRetired else { return false }
             self._isRemoved = false
             return true
         }
+        if revived { self.prober.resume() }
+        return revived
     }
 
     /// True once for a removed service without clients: the caller closes its pool. Decided under the lock

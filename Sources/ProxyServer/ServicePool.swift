@@ -37,7 +37,7 @@ final class ServicePool: @unchecked Sendable {
             self.lock.withLock {
                 let result = self.state.checkout(waiter: client.waiterID, loop: client.loopIndex, now: now)
                 switch result {
-                case .leased(let id):
+                case .leased(let id), .check(let id):
                     return (result, self.servers[id], nil)
                 case .queued(_, let close):
                     self.waiters[client.waiterID] = client
@@ -49,6 +49,9 @@ final class ServicePool: @unchecked Sendable {
         switch result {
         case .leased:
             return server
+        case .check:
+            if let server { self.lendAfterCheck(server, to: client) }
+            return nil
         case .queued(let open, _):
             closing?.close()
             if let open { self.openConnection(open, loop: client.loopIndex) }
@@ -56,6 +59,25 @@ final class ServicePool: @unchecked Sendable {
         case .failed(let error):
             client.eventLoop.execute { client.serverCheckoutFailed(error) }
             return nil
+        }
+    }
+
+    /// Runs the empty query on a connection that sat idle longer than `server_check_delay` before the client gets
+    /// it (the client keeps waiting meanwhile). A broken one is discarded and the client checks out again, so it
+    /// never sees the failure. Runs on the client's loop, which is the connection's.
+    private func lendAfterCheck(_ server: ServerConnection, to client: ClientConnectionHandler) {
+        server.check(query: "", timeout: self.service.settings.healthCheck.timeout.timeAmount).whenComplete { result in
+            switch result {
+            case .success:
+                self.hand(server, to: client)
+            case .failure(let error):
+                self.logger.info("discarding a broken idle server connection", metadata: [
+                    "service": "\(self.service.name)", "host": "\(server.host)", "error": "\(error)",
+                ])
+                self.release(server, reusable: false)
+                guard client.waitingForServer else { return }  // the client left meanwhile
+                if let next = self.checkout(for: client) { self.hand(next, to: client) }
+            }
         }
     }
 
@@ -106,7 +128,6 @@ final class ServicePool: @unchecked Sendable {
             if case .lease(_, let waiterID) = action { return (action, self.waiters.removeValue(forKey: waiterID)) }
             return (action, nil)
         }
-        self.service.backendReachable(server.host, true)
         switch action {
         case .lease:
             if let waiter { self.hand(server, to: waiter) } else { self.release(server, reusable: true) }
@@ -144,6 +165,24 @@ final class ServicePool: @unchecked Sendable {
         let now = MonotonicClock.now()
         let actions = self.lock.withLock { self.state.tick(now: now) }
         if !actions.isEmpty { self.run(actions) }
+    }
+
+    // MARK: Health probes
+
+    /// A place in the pool for a health probe's own connection; false when the pool is full or clients wait.
+    func reserveProbe() -> Bool {
+        self.lock.withLock { self.state.reserveProbe() }
+    }
+
+    func probeFinished() {
+        let now = MonotonicClock.now()
+        let action = self.lock.withLock { self.state.probeFinished(now: now) }
+        if let action { self.run([action]) }
+    }
+
+    /// A host came back: clients connect at once again (see `PoolStateMachine.backendRecovered`).
+    func backendRecovered() {
+        self.lock.withLock { self.state.backendRecovered() }
     }
 
     func updateConfiguration(_ configuration: PoolConfiguration) {

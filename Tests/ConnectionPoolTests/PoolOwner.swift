@@ -30,6 +30,8 @@ struct PoolOwner {
     private(set) var outcomes: [WaiterID: [Outcome]] = [:]
     private(set) var seenConnectionIDs: Set<ConnectionID> = []
     private(set) var violations: [String] = []
+    /// Places the owner holds for health probes.
+    private(set) var probes = 0
     private var nextWaiter = 1
 
     init(_ configuration: PoolConfiguration, seed: UInt64 = 0x5EED) {
@@ -56,7 +58,7 @@ struct PoolOwner {
         self.waiting[waiter] = loop
         let result = self.pool.checkout(waiter: waiter, loop: loop, now: self.now)
         switch result {
-        case .leased(let id):
+        case .leased(let id), .check(let id):
             self.expect(self.connections[id] == .idle, "checkout leased \(id) which is \(self.describe(id))")
             self.lease(id, to: waiter)
         case .queued(let open, let close):
@@ -138,6 +140,23 @@ struct PoolOwner {
         self.connections[id] = nil
         let action = self.pool.connectionClosed(id, now: self.now)
         self.perform(action.map { [$0] } ?? [], "closed \(id)")
+        return action
+    }
+
+    @discardableResult
+    mutating func reserveProbe() -> Bool {
+        let reserved = self.pool.reserveProbe()
+        if reserved { self.probes += 1 }
+        self.checkInvariants("reserveProbe")
+        return reserved
+    }
+
+    @discardableResult
+    mutating func probeFinished() -> PoolAction? {
+        self.expect(self.probes > 0, "test bug: probeFinished without a probe")
+        self.probes -= 1
+        let action = self.pool.probeFinished(now: self.now)
+        self.perform(action.map { [$0] } ?? [], "probeFinished")
         return action
     }
 
@@ -235,7 +254,7 @@ struct PoolOwner {
         let expected = PoolStatistics(
             idle: self.ids(.idle).count, leased: self.leased.count, connecting: self.ids(.connecting).count,
             closing: self.ids(.closing).count, waiting: self.waiting.count,
-            consecutiveConnectFailures: statistics.consecutiveConnectFailures
+            consecutiveConnectFailures: statistics.consecutiveConnectFailures, probing: self.probes
         )
         if statistics != expected {
             self.violations.append("\(event): statistics \(statistics), owner sees \(expected)")

@@ -61,7 +61,14 @@ private struct RandomRun {
             if let id = self.pick(self.owner.ids(.idle) + self.owner.leased.map(\.connection)) { self.owner.closed(id) }
         case 85..<95:
             self.owner.tick(at: self.owner.now + UInt64.random(in: 0...(2 * second), using: &self.random))
-        case 95..<99:
+        case 95..<97:
+            // A health probe takes a place in the pool, or gives one back.
+            if self.owner.probes > 0 && Bool.random(using: &self.random) {
+                self.owner.probeFinished()
+            } else {
+                self.owner.reserveProbe()
+            }
+        case 97..<99:
             if let waiter = self.pick(self.owner.waiting.keys.sorted()) {
                 self.owner.cancel(waiter)
                 self.cancelled.insert(waiter)
@@ -72,8 +79,10 @@ private struct RandomRun {
     }
 
     /// From now on every connection opens: gives every leased connection back, performs every open and close,
-    /// and lets time pass for retries, until no client waits.
-    mutating func drain(rounds: Int = 50) {
+    /// and lets time pass for retries, until no client waits. A round serves at least one waiter per connection,
+    /// and up to ~75 may wait on a single connection.
+    mutating func drain(rounds: Int = 200) {
+        while self.owner.probes > 0 { self.owner.probeFinished() }
         for _ in 0..<rounds where !self.owner.waiting.isEmpty {
             self.owner.settle()
             for (id, _) in self.owner.leased { self.owner.release(id) }

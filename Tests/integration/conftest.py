@@ -411,3 +411,92 @@ def pytest_report_header(config):
 
 def have(cmd: str) -> bool:
     return shutil.which(cmd) is not None
+
+
+# --------------------------------------------------------------------------- extra clusters (fault tests)
+
+@dataclass
+class Cluster:
+    """A throwaway PostgreSQL 15 of its own (scripts/lib.sh `pg_start`), for tests that stop, restart or promote
+    a server, so the session's `pg` is never disturbed. pg_ctl runs as the postgres user (lib.sh `as_pg`)."""
+    dir: str
+    port: int
+
+    @property
+    def data(self) -> str:
+        return f"{self.dir}/data"
+
+    def pg_ctl(self, action: str, timeout: int = 60) -> None:
+        lib(f'as_pg "$PG_BIN/pg_ctl" -D {self.data} -l {self.dir}/postgres.log -w -t {timeout} -s {action}')
+
+    def stop(self) -> None:
+        self.pg_ctl("-m fast stop")
+
+    def start(self) -> None:
+        self.pg_ctl("start")
+
+    def restart(self) -> None:
+        self.pg_ctl("-m fast restart")
+
+    def promote(self) -> None:
+        self.pg_ctl("promote")
+
+    def is_running(self) -> bool:
+        return Path(self.data, "postmaster.pid").exists()
+
+    def conn(self, dbname: str = "postgres") -> psycopg.Connection:
+        """Superuser connection over the cluster's unix socket (autocommit)."""
+        return psycopg.connect(host=self.dir, port=self.port, user="postgres", dbname=dbname, autocommit=True,
+                               connect_timeout=10)
+
+    def exec(self, sql: str, dbname: str = "postgres", params=None):
+        with self.conn(dbname) as c:
+            cur = c.execute(sql, params)
+            return cur.fetchall() if cur.description else None
+
+    def env(self) -> dict:
+        return {"PG_DIR": self.dir, "PG_PORT": str(self.port)}
+
+
+def start_cluster() -> Cluster:
+    d = tempfile.mkdtemp(prefix="schemaproxy-itest-pg.", dir="/tmp")
+    os.rmdir(d)  # pg_start creates it with the right owner
+    lib(f"pg_start {d}")
+    port = int(next(line.split("=", 1)[1] for line in Path(d, "pg.env").read_text().splitlines()
+                    if line.startswith("PG_PORT=")))
+    return Cluster(d, port)
+
+
+def start_standby(primary: Cluster) -> Cluster:
+    """A streaming standby of `primary` (pg_basebackup -R over the primary's unix socket), on a port of its own."""
+    lib(f'grep -q "^local replication" {primary.data}/pg_hba.conf '
+        f'|| echo "local replication all trust" | as_pg tee -a {primary.data}/pg_hba.conf >/dev/null')
+    primary.pg_ctl("reload")
+    d = tempfile.mkdtemp(prefix="schemaproxy-itest-standby.", dir="/tmp")
+    port = free_port()
+    lib(f"chmod 700 {d}; if is_root; then chown postgres:postgres {d}; fi; "
+        f'as_pg "$PG_BIN/pg_basebackup" -D {d}/data -h {primary.dir} -p {primary.port} -U postgres -R -X stream -c fast; '
+        f"printf \"\\nport = {port}\\nunix_socket_directories = '{d}'\\n\" | as_pg tee -a {d}/data/postgresql.conf >/dev/null")
+    standby = Cluster(d, port)
+    standby.start()
+    return standby
+
+
+def remove_cluster(cluster: Cluster) -> None:
+    lib(f"pg_stop {cluster.dir}")
+
+
+@pytest.fixture
+def clusters():
+    """Factory: `clusters()` starts an extra throwaway PostgreSQL, `clusters(standby_of=c)` a streaming standby of
+    `c`. All of them are stopped and removed at teardown."""
+    made: list[Cluster] = []
+
+    def make(standby_of: Cluster | None = None) -> Cluster:
+        c = start_standby(standby_of) if standby_of else start_cluster()
+        made.append(c)
+        return c
+
+    yield make
+    for c in reversed(made):
+        remove_cluster(c)
