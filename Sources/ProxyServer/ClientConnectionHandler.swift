@@ -1014,7 +1014,9 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
     }
 
     /// The server connection lent to us died.
-    func serverConnectionLost(_ server: ServerConnection) {
+    /// `afterError`: the server's last word, already relayed, was an error (its FATAL): the client is
+    /// told once, not twice.
+    func serverConnectionLost(_ server: ServerConnection, afterError: Bool) {
         guard self.server === server else { return }
         self.server = nil
         self.unnamedStatementOnServer = false
@@ -1022,6 +1024,14 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
         self.releaseAfterRelay = false
         if self.tracker.isAtTransactionBoundary && self.poolMode == .transaction {
             return  // nothing of ours was on it; the next query gets another connection
+        }
+        if afterError, let context {
+            self.phase = .closing
+            let channel = context.channel
+            context.writeAndFlush(self.wrapOutboundOut(context.channel.allocator.buffer(capacity: 0))).whenComplete { _ in
+                channel.close(promise: nil)
+            }
+            return
         }
         let name = self.service?.name ?? ""
         self.failAndClose(.fatal(.connectionFailure, "server connection of service \"\(name)\" was lost; the current transaction (if any) did not commit"))

@@ -52,6 +52,8 @@ final class ServerConnection: ChannelInboundHandler, @unchecked Sendable {
     /// BindComplete, descriptions...): they are held back, so that if a "terminating connection" follows,
     /// the client's messages can go to another server connection as if nothing happened.
     private var awaitingFirstResult = false
+    /// The last message relayed was an ErrorResponse (a FATAL, when the connection then closes).
+    private var lastMessageWasError = false
     private var heldPreamble: ByteBuffer?
 
     init(service: Service, poolID: Int, host: HostAndPort, eventLoop: EventLoop, loopIndex: Int) {
@@ -141,6 +143,7 @@ final class ServerConnection: ChannelInboundHandler, @unchecked Sendable {
                     try self.scanner.scan(buffer) { id, status in
                         if let status { client.serverSentReadyForQuery(status) }
                         self.filter.count(id)
+                        self.lastMessageWasError = id == BackendMessageID.errorResponse
                     }
                 } catch {
                     return self.fail(reason: "protocol violation from server: \(error)")
@@ -150,6 +153,7 @@ final class ServerConnection: ChannelInboundHandler, @unchecked Sendable {
             do {
                 try self.scanner.relay(buffer, decide: { id, status in
                     let disposition = self.filter.received(id)
+                    if disposition != .drop { self.lastMessageWasError = id == BackendMessageID.errorResponse }
                     if let status, disposition != .drop { client.serverSentReadyForQuery(status) }
                     return disposition
                 }, forward: { client.relayFromServer($0) })
@@ -199,7 +203,7 @@ final class ServerConnection: ChannelInboundHandler, @unchecked Sendable {
         self.phase = .closed
         self.startupPromise.fail(ServerConnectionError.closedDuringStartup)
         if case .leased(let client) = previous {
-            client.serverConnectionLost(self)
+            client.serverConnectionLost(self, afterError: self.lastMessageWasError)
         }
         if case .checking(let check) = previous {
             check.timer.cancel()
