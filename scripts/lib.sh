@@ -2,7 +2,7 @@
 # Shared helpers for schemaproxy's scripts. Source it:  . "$(dirname "$0")/lib.sh"
 #
 #   ensure_packages [EXTRA...]      apt-get install what is missing (PostgreSQL 15, pgbouncer, libpg_query, EXTRA)
-#   ensure_python_packages          pip install pytest, psycopg 3, psycopg2, asyncpg, SQLAlchemy 2 if missing
+#   ensure_python_packages          pip install pytest, psycopg 3, psycopg2, asyncpg, SQLAlchemy 2 (+ greenlet) if missing
 #   free_port                       print a TCP port that is free on 127.0.0.1 right now
 #   pg_start DIR [PORT]             initdb + start a throwaway PostgreSQL 15 in DIR (sets PG_DIR, PG_PORT)
 #   pg_stop DIR                     stop it (fast) and remove DIR
@@ -82,6 +82,7 @@ ensure_python_packages() {
     "$py" -c 'import asyncpg' 2>/dev/null || missing+=(asyncpg)
     "$py" -c 'import sqlalchemy, sys; sys.exit(int(sqlalchemy.__version__.split(".")[0]) < 2)' 2>/dev/null \
         || missing+=('sqlalchemy>=2')
+    "$py" -c 'import greenlet' 2>/dev/null || missing+=(greenlet)   # SQLAlchemy's asyncio extension
     "$py" -c 'import yaml' 2>/dev/null || missing+=(pyyaml)
     "$py" -c 'import pytest_timeout' 2>/dev/null || missing+=(pytest-timeout)
     if [ "${#missing[@]}" -gt 0 ]; then

@@ -204,3 +204,86 @@ def data_rows(msgs: list[tuple[bytes, bytes]]) -> list[list[str | None]]:
 
 def errors(msgs: list[tuple[bytes, bytes]]) -> list[dict[str, str]]:
     return [parse_error_fields(p) for k, p in msgs if k == b"E"]
+
+
+# --------------------------------------------------------------------------- extended protocol
+# Added for test_transaction_pooling_drivers.py: frontend messages of the extended query protocol
+# (text-format parameters and results) and a reader that collects messages up to ReadyForQuery.
+
+def _cstr(s: str) -> bytes:
+    return s.encode() + b"\0"
+
+
+def parse(name: str, sql: str, param_oids: tuple[int, ...] = ()) -> bytes:
+    """Parse: prepare `sql` as statement `name` ("" = the unnamed statement)."""
+    payload = _cstr(name) + _cstr(sql) + struct.pack("!H", len(param_oids))
+    payload += b"".join(struct.pack("!I", oid) for oid in param_oids)
+    return message(b"P", payload)
+
+
+def bind(portal: str, statement: str, params: list[str | None] | tuple = ()) -> bytes:
+    """Bind: text-format parameters (None = NULL), text-format results."""
+    payload = _cstr(portal) + _cstr(statement) + struct.pack("!H", 0) + struct.pack("!H", len(params))
+    for p in params:
+        if p is None:
+            payload += struct.pack("!i", -1)
+        else:
+            b = p.encode()
+            payload += struct.pack("!i", len(b)) + b
+    payload += struct.pack("!H", 0)
+    return message(b"B", payload)
+
+
+def execute(portal: str = "", max_rows: int = 0) -> bytes:
+    return message(b"E", _cstr(portal) + struct.pack("!I", max_rows))
+
+
+def describe(kind: bytes, name: str) -> bytes:
+    """Describe a statement (kind b"S") or a portal (kind b"P")."""
+    assert kind in (b"S", b"P")
+    return message(b"D", kind + _cstr(name))
+
+
+def close(kind: bytes, name: str) -> bytes:
+    """Close a statement (kind b"S") or a portal (kind b"P")."""
+    assert kind in (b"S", b"P")
+    return message(b"C", kind + _cstr(name))
+
+
+def sync() -> bytes:
+    return message(b"S")
+
+
+def flush() -> bytes:
+    return message(b"H")
+
+
+def read_until_ready(conn: RawConn, count: int = 1, timeout: float | None = None) -> list[tuple[bytes, bytes]]:
+    """Read messages up to and including the `count`-th ReadyForQuery (one per Sync or Query sent)."""
+    msgs: list[tuple[bytes, bytes]] = []
+    seen = 0
+    while seen < count:
+        m = conn.read_message(timeout)
+        msgs.append(m)
+        if m[0] == b"Z":
+            seen += 1
+    return msgs
+
+
+def split_at_ready(msgs: list[tuple[bytes, bytes]]) -> list[list[tuple[bytes, bytes]]]:
+    """Group messages into segments, each ending with its ReadyForQuery."""
+    out: list[list[tuple[bytes, bytes]]] = [[]]
+    for m in msgs:
+        out[-1].append(m)
+        if m[0] == b"Z":
+            out.append([])
+    return [seg for seg in out if seg]
+
+
+def kinds(msgs: list[tuple[bytes, bytes]]) -> str:
+    """The message type letters in order, e.g. "12DCZ" (ParseComplete, BindComplete, DataRow, ...)."""
+    return "".join(k.decode() for k, _ in msgs)
+
+
+def command_tags(msgs: list[tuple[bytes, bytes]]) -> list[str]:
+    return [p.rstrip(b"\0").decode() for k, p in msgs if k == b"C"]
