@@ -575,17 +575,24 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
         self.emit(buffer, from: runStart, to: frame.start)
         runStart = end
         self.serverNeedsFlush = true
-        if let existing = self.preparedStatements[name] {
-            // PostgreSQL refuses a second Parse of a name in use, and so does the server (naming our statement).
-            self.ensurePrepared(existing, on: server)
-            server.write(self.parseMessage(named: PreparedStatementCatalog.serverName(existing.number), body: body))
-            self.parsesSinceSync += 1
+        let pending = self.tracker.pendingSyncPoints
+        if self.preparedStatements[name] != nil {
+            // PostgreSQL refuses a second Parse of a name in use (42P05, naming it). Let the server say exactly
+            // that: a placeholder under the client's name first (its ParseComplete dropped), then the Parse.
+            // The placeholder is deallocated before the connection serves another client.
+            server.filter.expect(
+                .parse(statement: ClientPreparedStatement.placeholder, clientName: nil, ordinal: self.parsesSinceSync),
+                clientPendingSyncPoints: pending
+            )
+            server.write(self.parseMessage(named: name, body: Array("SELECT 1".utf8) + [0, 0, 0]))
+            server.write(self.parseMessage(named: name, body: body))
+            server.clientNamesToDeallocate.append(name)
+            self.parsesSinceSync += 2
             return .replaced
         }
         let number = service.statementCatalog.number(for: body)
         let parse = self.parseMessage(named: PreparedStatementCatalog.serverName(number), body: body)
         self.preparedStatements[name] = ClientPreparedStatement(number: number, parse: parse)
-        let pending = self.tracker.pendingSyncPoints
         if server.statements.contains(number) {
             server.statements.use(number)
             server.filter.expect(.parseAnsweredByClose(clientName: name, ordinal: self.closesSinceSync), clientPendingSyncPoints: pending)
@@ -796,6 +803,11 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
     /// Before the client's first message on a newly lent server connection: deallocate what its cache
     /// evicts, and bring its session settings to the client's.
     private func prepareLease(on server: ServerConnection) {
+        for name in server.clientNamesToDeallocate {
+            server.writeOwnQuery("DEALLOCATE " + SQLQuoting.identifier(name))
+            self.serverNeedsFlush = true
+        }
+        server.clientNamesToDeallocate.removeAll()
         for victim in server.statements.evictOverflow() {
             server.writeOwnQuery("DEALLOCATE " + PreparedStatementCatalog.serverName(victim))
             self.serverNeedsFlush = true
@@ -1136,8 +1148,10 @@ struct ClientPreparedStatement {
     var number: Int
     var parse: ByteBuffer
 
-    /// Stands for the unnamed statement in the response filter's bookkeeping (catalog numbers start at 1).
+    /// Stand for the unnamed statement and for a placeholder under a client's name in the response filter's
+    /// bookkeeping (catalog numbers start at 1).
     static let unnamed = -1
+    static let placeholder = -2
 }
 
 /// What a transparent retry needs: the client's bytes since it was last between transactions, and the

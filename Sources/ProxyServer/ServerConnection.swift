@@ -48,6 +48,8 @@ final class ServerConnection: ChannelInboundHandler, @unchecked Sendable {
     var statements: ServerStatementCache
     /// Settings applied on top of this connection's startup values for the client it last served.
     var appliedSettings = SessionSettings()
+    /// Statements under a client's own name left here (see the duplicate Parse): deallocated at the next lease.
+    var clientNamesToDeallocate: [String] = []
     /// Since the lease, the server has sent nothing but replies that precede results (ParseComplete,
     /// BindComplete, descriptions...): they are held back, so that if a "terminating connection" follows,
     /// the client's messages can go to another server connection as if nothing happened.
