@@ -56,14 +56,19 @@ def table(pg):
     pg.super_exec(f"DROP TABLE IF EXISTS {name}")
 
 
+def scratch_table(pg, prefix: str, columns: str):
+    """Creates itest.<prefix>_XXXX owned by the app role; yields its unqualified name, drops it after."""
+    name = f"{prefix}_" + secrets.token_hex(4)
+    pg.super_exec(f"CREATE TABLE itest.{name} ({columns}); ALTER TABLE itest.{name} OWNER TO heal7_app")
+    yield name
+    pg.super_exec(f"DROP TABLE IF EXISTS itest.{name}")
+
+
 @pytest.fixture
 def log_table(pg):
     """itest.tplog_XXXX (client int, k int, v int): rows written by the clients of a test."""
-    name = "itest.tplog_" + secrets.token_hex(4)
-    pg.super_exec(f"CREATE TABLE {name} (client int NOT NULL, k int NOT NULL, v int NOT NULL); "
-                  f"ALTER TABLE {name} OWNER TO heal7_app")
-    yield name
-    pg.super_exec(f"DROP TABLE IF EXISTS {name}")
+    for name in scratch_table(pg, "tplog", "client int NOT NULL, k int NOT NULL, v int NOT NULL"):
+        yield "itest." + name
 
 
 # =========================================================================== 1. pgbench -M prepared
@@ -313,11 +318,7 @@ def _orm_model(table_name: str):
 
 @pytest.fixture
 def items(pg):
-    name = "tpitems_" + secrets.token_hex(4)
-    pg.super_exec(f"CREATE TABLE itest.{name} (id serial PRIMARY KEY, owner text NOT NULL, n int NOT NULL); "
-                  f"ALTER TABLE itest.{name} OWNER TO heal7_app")
-    yield name
-    pg.super_exec(f"DROP TABLE IF EXISTS itest.{name}")
+    yield from scratch_table(pg, "tpitems", "id serial PRIMARY KEY, owner text NOT NULL, n int NOT NULL")
 
 
 @pytest.mark.timeout(45)
