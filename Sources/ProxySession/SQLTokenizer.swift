@@ -68,6 +68,18 @@ public struct SQLTokenizer {
         }
     }
 
+    /// The range of the next token when it is an unquoted word (not consumed otherwise); no allocation.
+    public mutating func nextUnquotedWordRange() -> Range<Int>? {
+        self.skipSpaceAndComments()
+        let start = self.position
+        guard start < self.text.count, Self.isIdentifierByte(self.text[start]),
+              !(self.text[start] | 0x20 == UInt8(ascii: "e") && self.byte(at: start + 1) == UInt8(ascii: "'")) else { return nil }
+        var end = start
+        while end < self.text.count, Self.isIdentifierByte(self.text[end]) { end += 1 }
+        self.position = end
+        return start..<end
+    }
+
     static func isIdentifierByte(_ c: UInt8) -> Bool {
         (c >= UInt8(ascii: "a") && c <= UInt8(ascii: "z")) || (c >= UInt8(ascii: "A") && c <= UInt8(ascii: "Z"))
             || (c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9")) || c == UInt8(ascii: "_") || c >= 0x80

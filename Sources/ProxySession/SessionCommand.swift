@@ -50,13 +50,24 @@ public enum SessionCommand: Equatable, Sendable {
         return text.count
     }
 
-    private static let interestingFirstBytes: Set<UInt8> = Set("sSrRdDlLpP".utf8)
+    /// The statements that start with one of these words are the only ones looked at further.
+    private static let keywords: [[UInt8]] = ["set", "reset", "deallocate", "discard", "listen", "prepare", "declare"]
+        .map { Array($0.utf8) }
+
+    /// Whether the first word of `range` is one of `keywords`, compared in place (no String is made for
+    /// the SELECTs and INSERTs that are nearly every statement).
+    private static func startsWithKeyword(_ text: UnsafeRawBufferPointer, _ range: Range<Int>) -> Bool {
+        var tokenizer = SQLTokenizer(UnsafeRawBufferPointer(rebasing: text[..<range.upperBound]), from: range.lowerBound)
+        guard let word = tokenizer.nextUnquotedWordRange() else { return false }
+        return Self.keywords.contains { keyword in
+            keyword.count == word.count && zip(keyword, text[word]).allSatisfy { $0 == $1 | 0x20 }
+        }
+    }
 
     private static func classify(_ text: UnsafeRawBufferPointer, _ range: Range<Int>) -> SessionCommand? {
+        guard Self.startsWithKeyword(text, range) else { return nil }
         var tokenizer = SQLTokenizer(UnsafeRawBufferPointer(rebasing: text[..<range.upperBound]), from: range.lowerBound)
-        // Quick reject on the first byte of the first word: most statements start with something else.
-        guard let (first, firstStart) = tokenizer.next(), case .word(let keyword, false) = first,
-              Self.interestingFirstBytes.contains(text[firstStart]) else { return nil }
+        guard let (first, _) = tokenizer.next(), case .word(let keyword, false) = first else { return nil }
         var words: [SQLTokenizer.Token] = []
         func word(_ i: Int) -> String? {
             while words.count <= i, let (token, _) = tokenizer.next() { words.append(token) }
