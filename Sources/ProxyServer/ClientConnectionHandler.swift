@@ -63,7 +63,11 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
     private var replay: ReplayLog?
     /// The client sent Flush since it was last between transactions: it waits for replies that precede
     /// results (asyncpg's prepare does), so they cannot be held back for a retry.
-    private(set) var awaitsRepliesBeforeSync = false
+    private var awaitsRepliesBeforeSync = false
+
+    /// Whether the lent server connection may hold back replies that precede results: only while a retry
+    /// is possible, and not for a client that waits for them before its Sync.
+    var mayHoldReplies: Bool { self.replay != nil && !self.awaitsRepliesBeforeSync }
     /// Armed while the client sits inside a transaction with nothing in flight (`idle_transaction_timeout`).
     private var idleTransactionTimer: Scheduled<Void>?
 

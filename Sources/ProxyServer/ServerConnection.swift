@@ -125,7 +125,7 @@ final class ServerConnection: ChannelInboundHandler, @unchecked Sendable {
                     buffer = held
                 }
                 switch ReplyOpening.classify(buffer) {
-                case .preambleOnly where !client.awaitsRepliesBeforeSync:
+                case .preambleOnly where client.mayHoldReplies:
                     self.heldPreamble = buffer
                     return
                 case .terminated where client.serverTerminatedBeforeAnswering(self):
