@@ -9,7 +9,7 @@ public final class SchemaRewriter: Sendable {
     public let statistics: RewriteStatistics
     private let names: MappedNameTable
     private let prefilter: NamePrefilter
-    private let cache: RewriteCache
+    private let cache: RewriteCache<RewriteOutcome>
 
     /// - Parameters:
     ///   - cacheCapacity: how many distinct statement texts to remember (0 turns the cache off).
@@ -52,7 +52,7 @@ public final class SchemaRewriter: Sendable {
         guard !names.isEmpty, prefilter.mayReference(sql) else {
             return .unchanged
         }
-        if let cached = cache.outcome(for: sql) {
+        if let cached = cache.value(for: sql) {
             statistics.recordCacheHit()
             return cached
         }
