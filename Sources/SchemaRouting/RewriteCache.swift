@@ -23,6 +23,11 @@ final class RewriteCache<Value: Sendable>: Sendable {
     /// Statements longer than this share of the budget are not cached, so one huge statement cannot flush the rest.
     static var largestEntryShare: Int { 16 }
 
+    /// Whether an entry with a key of `length` bytes could be cached at all.
+    func mayHold(keyLength length: Int) -> Bool {
+        capacity > 0 && length <= byteBudget / Self.largestEntryShare
+    }
+
     let capacity: Int
     let byteBudget: Int
     private let storage: Mutex<Storage>
@@ -53,7 +58,7 @@ final class RewriteCache<Value: Sendable>: Sendable {
     /// `valueBytes` is what `value` holds beyond the key, for the byte budget.
     func insert(_ value: Value, for key: UnsafeRawBufferPointer, valueBytes: Int) {
         let size = key.count + valueBytes
-        guard capacity > 0, size <= byteBudget / Self.largestEntryShare else {
+        guard mayHold(keyLength: size) else {
             return
         }
         let hash = Self.hash(key)

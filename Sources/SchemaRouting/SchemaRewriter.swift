@@ -62,7 +62,8 @@ public final class SchemaRewriter: Sendable {
             statistics.recordCacheHit()
             return cached
         }
-        let shape = templates.capacity > 0 ? LiteralScanner.shape(of: sql) : nil
+        // A shape key is about as long as the text: too long for the cache, and the text is not worth scanning.
+        let shape = templates.mayHold(keyLength: sql.count) ? LiteralScanner.shape(of: sql) : nil
         if let shape, let template = shape.key.withUnsafeBytes({ templates.value(for: $0) }),
            let outcome = template.outcome(for: sql, shape: shape, names: names)
         {

@@ -50,6 +50,14 @@ struct RewriteCacheTests {
         #expect(cache.count > 10)
     }
 
+    @Test("says which key lengths it could hold at all")
+    func mayHold() {
+        let cache = RewriteCache<RewriteOutcome>(capacity: 10, byteBudget: 1_600)
+        #expect(cache.mayHold(keyLength: 100))
+        #expect(!cache.mayHold(keyLength: 101))
+        #expect(!RewriteCache<RewriteOutcome>(capacity: 0).mayHold(keyLength: 1))
+    }
+
     @Test("capacity 0 turns caching off")
     func disabled() {
         let cache = RewriteCache<RewriteOutcome>(capacity: 0)
