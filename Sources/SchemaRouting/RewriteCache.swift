@@ -8,16 +8,25 @@ import Musl
 import Darwin
 #endif
 
-/// A bounded, thread-safe map from statement text to its rewrite outcome.
+/// A bounded, thread-safe map from a byte key to what the rewriter learnt about it: from a statement text to its
+/// outcome, or from a statement's literal-free shape (`StatementShape.key`) to its `RewriteTemplate`.
 ///
 /// Applications send the same few statement texts over and over, and parsing one costs tens of microseconds, so
-/// outcomes are remembered. The cache holds at most `capacity` entries and at most `byteBudget` bytes of statement
-/// and rewritten text; beyond that, CLOCK (second chance) eviction drops an entry not used since the hand last
-/// passed it — close to LRU, but a hit only sets a flag instead of relinking a list. A lookup hashes the text
-/// outside the lock and compares it in place, without copying it.
-final class RewriteCache: Sendable {
+/// outcomes are remembered. The cache holds at most `capacity` entries and at most `byteBudget` bytes (keys plus what
+/// each value reports); beyond that, CLOCK (second chance) eviction drops an entry not used since the hand last
+/// passed it — close to LRU, but a hit only sets a flag instead of relinking a list.
+///
+/// A lookup hashes the key outside the lock (SipHash with the process's random seed, so clients cannot aim
+/// collisions), finds the slot by that hash and compares the stored bytes in place: no copy, no reference counting.
+/// A key whose hash is already taken by another key is simply not cached.
+final class RewriteCache<Value: Sendable>: Sendable {
     /// Statements longer than this share of the budget are not cached, so one huge statement cannot flush the rest.
-    static let largestEntryShare = 16
+    static var largestEntryShare: Int { 16 }
+
+    /// Whether an entry with a key of `length` bytes could be cached at all.
+    func mayHold(keyLength length: Int) -> Bool {
+        capacity > 0 && length <= byteBudget / Self.largestEntryShare
+    }
 
     let capacity: Int
     let byteBudget: Int
@@ -29,42 +38,45 @@ final class RewriteCache: Sendable {
         storage = Mutex(Storage())
     }
 
-    /// The cached outcome for `text`, if any.
-    func outcome(for text: UnsafeRawBufferPointer) -> RewriteOutcome? {
+    /// The cached value for `key`, if any.
+    func value(for key: UnsafeRawBufferPointer) -> Value? {
         guard capacity > 0 else {
             return nil
         }
-        let key = CacheKey(borrowing: text)
-        return storage.withLock { storage -> RewriteOutcome? in
-            guard let slot = storage.slotByKey[key] else {
+        let hash = Self.hash(key)
+        return storage.withLock { storage -> Value? in
+            guard let slot = storage.slotByHash[hash], storage.keys[slot].withUnsafeBytes({ Self.equal($0, key) })
+            else {
                 return nil
             }
-            storage.slots[slot]!.referenced = true
-            return storage.slots[slot]!.outcome
+            storage.referenced[slot] = true
+            return storage.values[slot]
         }
     }
 
-    /// Remembers `outcome` for `text`, evicting older entries as needed.
-    func insert(_ outcome: RewriteOutcome, for text: UnsafeRawBufferPointer) {
-        let size = Self.size(of: outcome, text: text)
-        guard capacity > 0, size <= byteBudget / Self.largestEntryShare else {
+    /// Remembers `value` for `key` unless `key` (or its hash) is already there, evicting older entries as needed.
+    /// `valueBytes` is what `value` holds beyond the key, for the byte budget.
+    func insert(_ value: Value, for key: UnsafeRawBufferPointer, valueBytes: Int) {
+        let size = key.count + valueBytes
+        guard mayHold(keyLength: size) else {
             return
         }
-        let key = CacheKey(copying: text)
+        let hash = Self.hash(key)
+        let bytes = Array(key)
         storage.withLock { storage in
-            guard storage.slotByKey[key] == nil else {
+            guard storage.slotByHash[hash] == nil else {
                 return
             }
-            while storage.slotByKey.count >= capacity || storage.bytes + size > byteBudget {
+            while storage.slotByHash.count >= capacity || storage.bytes + size > byteBudget {
                 storage.evictOne()
             }
-            storage.insert(Entry(key: key, outcome: outcome, size: size))
+            storage.insert(hash: hash, key: bytes, value: value, size: size)
         }
     }
 
     /// How many statements are cached now.
     var count: Int {
-        storage.withLock { $0.slotByKey.count }
+        storage.withLock { $0.slotByHash.count }
     }
 
     /// How many bytes of text the cache holds now.
@@ -72,55 +84,66 @@ final class RewriteCache: Sendable {
         storage.withLock { $0.bytes }
     }
 
-    private static func size(of outcome: RewriteOutcome, text: UnsafeRawBufferPointer) -> Int {
-        if case .rewritten(let rewritten) = outcome {
-            return text.count + rewritten.count
-        }
-        return text.count
+    private static func hash(_ bytes: UnsafeRawBufferPointer) -> Int {
+        var hasher = Hasher()
+        hasher.combine(bytes: bytes)
+        return hasher.finalize()
     }
 
-    private struct Entry {
-        var key: CacheKey
-        var outcome: RewriteOutcome
-        var size: Int
-        var referenced = false
+    @inline(__always)
+    private static func equal(_ left: UnsafeRawBufferPointer, _ right: UnsafeRawBufferPointer) -> Bool {
+        left.count == right.count && (left.isEmpty || memcmp(left.baseAddress!, right.baseAddress!, left.count) == 0)
     }
 
+    /// The entries, one slot each, in CLOCK order, as parallel arrays so that a hit touches only what it needs. A
+    /// slot freed by eviction holds no value until it is reused.
     private struct Storage {
-        var slotByKey: [CacheKey: Int] = [:]
-        /// Entries in CLOCK order; `nil` for a slot freed by eviction and not yet reused.
-        var slots: [Entry?] = []
+        var slotByHash: [Int: Int] = [:]
+        var hashes: [Int] = []
+        var keys: [[UInt8]] = []
+        var values: [Value?] = []
+        var sizes: [Int] = []
+        var referenced: [Bool] = []
         var freeSlots: [Int] = []
         var hand = 0
         var bytes = 0
 
-        mutating func insert(_ entry: Entry) {
+        mutating func insert(hash: Int, key: [UInt8], value: Value, size: Int) {
             let slot: Int
             if let free = freeSlots.popLast() {
                 slot = free
-                slots[slot] = entry
+                hashes[slot] = hash
+                keys[slot] = key
+                values[slot] = value
+                sizes[slot] = size
+                referenced[slot] = false
             } else {
-                slot = slots.count
-                slots.append(entry)
+                slot = keys.count
+                hashes.append(hash)
+                keys.append(key)
+                values.append(value)
+                sizes.append(size)
+                referenced.append(false)
             }
-            slotByKey[entry.key] = slot
-            bytes += entry.size
+            slotByHash[hash] = slot
+            bytes += size
         }
 
         /// Drops the first entry the hand finds unreferenced, clearing reference flags on the way.
         mutating func evictOne() {
-            precondition(!slotByKey.isEmpty, "eviction from an empty cache")
+            precondition(!slotByHash.isEmpty, "eviction from an empty cache")
             while true {
-                if hand >= slots.count {
+                if hand >= keys.count {
                     hand = 0
                 }
-                if let entry = slots[hand] {
-                    if entry.referenced {
-                        slots[hand]!.referenced = false
+                if values[hand] != nil {
+                    if referenced[hand] {
+                        referenced[hand] = false
                     } else {
-                        slotByKey.removeValue(forKey: entry.key)
-                        bytes -= entry.size
-                        slots[hand] = nil
+                        slotByHash.removeValue(forKey: hashes[hand])
+                        bytes -= sizes[hand]
+                        keys[hand] = []
+                        values[hand] = nil
                         freeSlots.append(hand)
                         hand += 1
                         return
@@ -132,57 +155,13 @@ final class RewriteCache: Sendable {
     }
 }
 
-/// A statement text as a dictionary key: owned bytes when stored, or a borrowed buffer for a lookup, so a cache
-/// hit needs no allocation. The hash is computed once, outside the cache's lock.
-///
-/// `@unchecked Sendable`: stored keys own plain bytes; a borrowed key exists only for the duration of one lookup on
-/// the calling thread and is never stored, so its pointer never crosses threads.
-private struct CacheKey: Hashable, @unchecked Sendable {
-    private enum Bytes {
-        case owned([UInt8])
-        case borrowed(UnsafeRawBufferPointer)
-    }
-
-    private let bytes: Bytes
-    private let hash: Int
-
-    /// A key that is only valid while `text` is; never store it.
-    init(borrowing text: UnsafeRawBufferPointer) {
-        bytes = .borrowed(text)
-        hash = Self.hash(text)
-    }
-
-    init(copying text: UnsafeRawBufferPointer) {
-        bytes = .owned(Array(text))
-        hash = Self.hash(text)
-    }
-
-    func hash(into hasher: inout Hasher) {
-        hasher.combine(hash)
-    }
-
-    static func == (lhs: CacheKey, rhs: CacheKey) -> Bool {
-        guard lhs.hash == rhs.hash else {
-            return false
+extension RewriteCache where Value == RewriteOutcome {
+    /// Remembers `outcome` for the statement text `text`.
+    func insert(_ outcome: RewriteOutcome, for text: UnsafeRawBufferPointer) {
+        if case .rewritten(let rewritten) = outcome {
+            insert(outcome, for: text, valueBytes: rewritten.count)
+        } else {
+            insert(outcome, for: text, valueBytes: 0)
         }
-        return lhs.withBytes { left in
-            rhs.withBytes { right in
-                left.count == right.count
-                    && (left.isEmpty || memcmp(left.baseAddress!, right.baseAddress!, left.count) == 0)
-            }
-        }
-    }
-
-    private func withBytes<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R {
-        switch bytes {
-        case .owned(let array): return array.withUnsafeBytes(body)
-        case .borrowed(let buffer): return body(buffer)
-        }
-    }
-
-    private static func hash(_ text: UnsafeRawBufferPointer) -> Int {
-        var hasher = Hasher()
-        hasher.combine(bytes: text)
-        return hasher.finalize()
     }
 }

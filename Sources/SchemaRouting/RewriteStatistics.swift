@@ -5,13 +5,15 @@ import Synchronization
 /// scrape only needs each counter to be eventually right, not a consistent snapshot of all of them.
 ///
 /// Every `rewrite` call counts once under its result. A cache hit or miss is only counted for statements that pass
-/// the prefilter (those that the prefilter rules out never reach the cache).
+/// the prefilter (those that the prefilter rules out never reach the cache). A hit is either the exact text or a text
+/// of the same shape with other literal values; a miss is a parse.
 public final class RewriteStatistics: Sendable {
     private let rewrittenCount = Atomic<Int>(0)
     private let unchangedCount = Atomic<Int>(0)
     private let parseErrorCount = Atomic<Int>(0)
     private let cacheHitCount = Atomic<Int>(0)
     private let cacheMissCount = Atomic<Int>(0)
+    private let literalInsensitiveHitCount = Atomic<Int>(0)
 
     public init() {}
 
@@ -20,6 +22,8 @@ public final class RewriteStatistics: Sendable {
     public var parseErrors: Int { parseErrorCount.load(ordering: .relaxed) }
     public var cacheHits: Int { cacheHitCount.load(ordering: .relaxed) }
     public var cacheMisses: Int { cacheMissCount.load(ordering: .relaxed) }
+    /// The part of `cacheHits` served by a statement of the same shape with other literal values.
+    var literalInsensitiveHits: Int { literalInsensitiveHitCount.load(ordering: .relaxed) }
 
     func record(_ outcome: RewriteOutcome) {
         switch outcome {
@@ -29,8 +33,11 @@ public final class RewriteStatistics: Sendable {
         }
     }
 
-    func recordCacheHit() {
+    func recordCacheHit(literalInsensitive: Bool = false) {
         cacheHitCount.add(1, ordering: .relaxed)
+        if literalInsensitive {
+            literalInsensitiveHitCount.add(1, ordering: .relaxed)
+        }
     }
 
     func recordCacheMiss() {

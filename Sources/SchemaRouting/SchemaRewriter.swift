@@ -2,17 +2,22 @@
 /// `SELECT * FROM shared_common.users` when the mapping routes `users` to `shared_common`.
 ///
 /// One instance per (service, mapping); thread-safe. A call first runs a cheap prefilter (does any mapped name occur
-/// in the text at all?), then looks the text up in a bounded cache, and only then parses it with PostgreSQL's own
-/// parser (libpg_query). Texts the parser rejects are reported as `.parseError` and must be forwarded unchanged.
+/// in the text at all?), then looks the exact text up in a bounded cache, then the text with its literal values taken
+/// out (`StatementShape`) in a second one, and only then parses it with PostgreSQL's own parser (libpg_query). Texts
+/// the parser rejects are reported as `.parseError` and must be forwarded unchanged.
 public final class SchemaRewriter: Sendable {
     public let mapping: SchemaMapping
     public let statistics: RewriteStatistics
     private let names: MappedNameTable
     private let prefilter: NamePrefilter
-    private let cache: RewriteCache
+    /// Statement text to outcome: every parsed text, including those the parser rejected.
+    private let cache: RewriteCache<RewriteOutcome>
+    /// Statement shape to template: texts that parsed and hold literals.
+    private let templates: RewriteCache<RewriteTemplate>
 
     /// - Parameters:
-    ///   - cacheCapacity: how many distinct statement texts to remember (0 turns the cache off).
+    ///   - cacheCapacity: how many distinct statement texts to remember, and separately how many statement shapes
+    ///     (texts differing only in literal values); 0 turns both caches off.
     ///   - statistics: where to count outcomes; pass a shared instance to aggregate several rewriters.
     public init(
         mapping: SchemaMapping,
@@ -24,6 +29,7 @@ public final class SchemaRewriter: Sendable {
         names = MappedNameTable(mapping)
         prefilter = NamePrefilter(names: names.tableNames)
         cache = RewriteCache(capacity: cacheCapacity)
+        templates = RewriteCache(capacity: cacheCapacity)
     }
 
     /// Rewrites one statement text (which may hold several statements separated by `;`).
@@ -52,13 +58,28 @@ public final class SchemaRewriter: Sendable {
         guard !names.isEmpty, prefilter.mayReference(sql) else {
             return .unchanged
         }
-        if let cached = cache.outcome(for: sql) {
+        if let cached = cache.value(for: sql) {
             statistics.recordCacheHit()
             return cached
         }
+        // A shape key is about as long as the text: too long for the cache, and the text is not worth scanning.
+        let shape = templates.mayHold(keyLength: sql.count) ? LiteralScanner.shape(of: sql) : nil
+        if let shape, let template = shape.key.withUnsafeBytes({ templates.value(for: $0) }),
+           let outcome = template.outcome(for: sql, shape: shape, names: names)
+        {
+            statistics.recordCacheHit(literalInsensitive: true)
+            return outcome
+        }
         statistics.recordCacheMiss()
-        let outcome = StatementRewriter.rewrite(sql, names: names)
-        cache.insert(outcome, for: sql)
-        return outcome
+        let analysis = StatementRewriter.analyze(sql, names: names)
+        cache.insert(analysis.outcome, for: sql)
+        if let shape, let constants = analysis.constantLocations,
+           let template = RewriteTemplate(
+               shape: shape, text: sql, qualifications: analysis.qualifications, constantLocations: constants
+           )
+        {
+            shape.key.withUnsafeBytes { templates.insert(template, for: $0, valueBytes: template.byteCount) }
+        }
+        return analysis.outcome
     }
 }

@@ -3,17 +3,30 @@
 /// Splicing, never deparsing: every byte of the original text is kept in order and only `schema.` is inserted in
 /// front of table names, so comments, literals, whitespace and dollar-quoted bodies stay exactly as written.
 enum StatementRewriter {
+    /// A rewrite and what it was made of, for the literal-insensitive cache.
+    struct Analysis {
+        var outcome: RewriteOutcome
+        /// The edits `outcome` applied: ordered by offset, one per offset, each inside the text.
+        var qualifications: [Qualification]
+        /// Byte offsets of the parse tree's `A_Const` nodes, ascending; `nil` when the text did not parse.
+        var constantLocations: [Int]?
+    }
+
     static func rewrite(_ text: UnsafeRawBufferPointer, names: MappedNameTable) -> RewriteOutcome {
+        analyze(text, names: names).outcome
+    }
+
+    static func analyze(_ text: UnsafeRawBufferPointer, names: MappedNameTable) -> Analysis {
         // The protocol cannot carry a NUL inside a statement; the parser would stop there and miss the rest.
         if text.contains(0) {
-            return .parseError
+            return Analysis(outcome: .parseError, qualifications: [], constantLocations: nil)
         }
-        return PgQuery.withParseTree(of: text) { tree -> RewriteOutcome in
+        return PgQuery.withParseTree(of: text) { tree -> Analysis in
             guard let tree else {
-                return .parseError
+                return Analysis(outcome: .parseError, qualifications: [], constantLocations: nil)
             }
             guard let collected = TableReferenceCollector.collect(tree: tree, text: text, names: names) else {
-                return .unchanged
+                return Analysis(outcome: .unchanged, qualifications: [], constantLocations: nil)
             }
             var qualifications = collected.qualifications
             for statement in collected.objectNameStatements {
@@ -21,33 +34,50 @@ enum StatementRewriter {
                     for: statement, tree: tree, text: text, names: names
                 )
             }
+            qualifications = ordered(qualifications, textLength: text.count)
+            let constants = collected.constantLocations.sorted()
             guard !qualifications.isEmpty else {
-                return .unchanged
+                return Analysis(outcome: .unchanged, qualifications: [], constantLocations: constants)
             }
-            return .rewritten(splice(text, qualifications, names: names))
+            return Analysis(
+                outcome: .rewritten(splice(text, qualifications, names: names)),
+                qualifications: qualifications,
+                constantLocations: constants
+            )
         }
     }
 
-    /// `text` with each qualification's schema prefix inserted at its offset (once per offset).
-    static func splice(
+    /// `qualifications` sorted by offset, keeping the first (lowest schema) of several at one offset and dropping
+    /// any beyond the end of the text.
+    static func ordered(_ qualifications: [Qualification], textLength: Int) -> [Qualification] {
+        var result: [Qualification] = []
+        result.reserveCapacity(qualifications.count)
+        for qualification in qualifications.sorted()
+        where qualification.offset < textLength && qualification.offset != result.last?.offset {
+            result.append(qualification)
+        }
+        return result
+    }
+
+    /// `text` with each qualification's schema prefix inserted at its offset. `qualifications` must be `ordered`.
+    static func splice<Qualifications: Collection<Qualification>>(
         _ text: UnsafeRawBufferPointer,
-        _ qualifications: [Qualification],
+        _ qualifications: Qualifications,
         names: MappedNameTable
     ) -> [UInt8] {
-        let sorted = qualifications.sorted()
+        // Typed, so that each run of text is appended with one copy rather than byte by byte.
+        let bytes = text.assumingMemoryBound(to: UInt8.self)
         var output: [UInt8] = []
-        output.reserveCapacity(text.count + sorted.count * 16)
+        output.reserveCapacity(text.count + qualifications.count * 24)
         var copied = 0
-        var previousOffset = -1
-        for qualification in sorted where qualification.offset != previousOffset && qualification.offset < text.count {
-            previousOffset = qualification.offset
-            output.append(contentsOf: text[copied..<qualification.offset])
+        for qualification in qualifications {
+            output.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[copied..<qualification.offset]))
             let schema = names.schemas[qualification.schema]
-            let follows = qualification.offset > 0 && CharacterClass.isIdentifierPart(text[qualification.offset - 1])
+            let follows = qualification.offset > 0 && CharacterClass.isIdentifierPart(bytes[qualification.offset - 1])
             output.append(contentsOf: follows ? schema.quotedPrefix : schema.prefix)
             copied = qualification.offset
         }
-        output.append(contentsOf: text[copied...])
+        output.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[copied...]))
         return output
     }
 }

@@ -11,9 +11,10 @@ import Darwin
 ///
 /// Decoding the tree into objects costs many times the parse itself, so this is one forward pass over the bytes
 /// with an explicit stack (no recursion: deeply nested expressions cannot exhaust the thread's stack). It records
-/// only what it needs: `RangeVar` nodes whose name is mapped, the CTE names of every `WITH`, and the statements
-/// (DROP, COMMENT ON) whose table names the tree carries without a location. Because a statement's `withClause`
-/// comes after its `fromClause` in the JSON, CTE scoping is resolved after the pass, from a table of scopes.
+/// only what it needs: `RangeVar` nodes whose name is mapped, the CTE names of every `WITH`, the statements
+/// (DROP, COMMENT ON) whose table names the tree carries without a location, and where `A_Const` nodes are. Because a
+/// statement's `withClause` comes after its `fromClause` in the JSON, CTE scoping is resolved after the pass, from a
+/// table of scopes.
 ///
 /// Which `RangeVar`s are table references, and which can name a CTE:
 /// - FROM items (`fromClause`, `JOIN` operands, `DELETE ... USING`, `MERGE ... USING`, `TABLESAMPLE`) are looked up
@@ -39,6 +40,7 @@ struct TableReferenceCollector {
         case joinExpr, rangeTableSample, lockingClause, commonTableExpr
         case compositeTypeStmt, importForeignSchemaStmt, constraintsSetStmt
         case dropStmt, commentStmt, alterTableStmt, renameStmt, createSchemaStmt
+        case aConst
 
         var isStatementScope: Bool {
             switch self {
@@ -121,6 +123,7 @@ struct TableReferenceCollector {
     private var candidates: [Candidate] = []
     private var statements: [(location: Int, length: Int)] = []
     private var objectNameStatements: [(tree: Range<Int>, statement: Int)] = []
+    private var constantLocations: [Int] = []
 
     private init(tree: UnsafeBufferPointer<UInt8>, text: UnsafeRawBufferPointer, names: MappedNameTable) {
         self.tree = tree
@@ -130,13 +133,16 @@ struct TableReferenceCollector {
     }
 
     /// Walks `tree` (the JSON of `text`'s parse) and returns the qualifications that RangeVar nodes call for, in
-    /// tree order, plus the DROP / COMMENT ON statements to be handled by token position. `nil` if the JSON is not
-    /// what libpg_query writes (never expected).
+    /// tree order, plus the DROP / COMMENT ON statements to be handled by token position, and the locations of the
+    /// tree's `A_Const` nodes (the literal constants whose values the grammar only copied; see `RewriteTemplate`).
+    /// `nil` if the JSON is not what libpg_query writes (never expected).
     static func collect(
         tree: UnsafeBufferPointer<UInt8>,
         text: UnsafeRawBufferPointer,
         names: MappedNameTable
-    ) -> (qualifications: [Qualification], objectNameStatements: [ObjectNameStatement])? {
+    ) -> (
+        qualifications: [Qualification], objectNameStatements: [ObjectNameStatement], constantLocations: [Int]
+    )? {
         var collector = TableReferenceCollector(tree: tree, text: text, names: names)
         guard collector.walk() else {
             return nil
@@ -151,7 +157,7 @@ struct TableReferenceCollector {
             let end = length > 0 ? min(start + length, text.count) : text.count
             return ObjectNameStatement(tree: item.tree, text: start..<end)
         }
-        return (qualifications, objectNameStatements)
+        return (qualifications, objectNameStatements, collector.constantLocations)
     }
 
     // MARK: - The pass over the bytes
@@ -369,6 +375,9 @@ struct TableReferenceCollector {
         switch stack[top].field {
         case .location:
             stack[top].location = Int32(clamping: parseInteger(value))
+            if stack[top].node == .aConst {
+                constantLocations.append(parseInteger(value))
+            }
         case .recursive:
             let entry = stack[top]
             if entry.node == .none && entry.contextField == .withClause && entry.frame >= 0
@@ -506,6 +515,8 @@ struct TableReferenceCollector {
 
     private static func node(named raw: UnsafeRawBufferPointer) -> Node {
         switch raw.count {
+        case 7:
+            if equals(raw, "A_Const") { return .aConst }
         case 8:
             if equals(raw, "JoinExpr") { return .joinExpr }
             if equals(raw, "DropStmt") { return .dropStmt }

@@ -27,13 +27,22 @@ struct CorpusInvariantTests {
     static let names = MappedNameTable(mapping)
     static let prefilter = NamePrefilter(names: names.tableNames)
 
-    struct FileResult: Sendable {
+    struct FileResult: CorpusTally {
         var statements = 0
         var prefiltered = 0
         var parseErrors = 0
         var rewritten = 0
         var qualifications = 0
         var failures: [String] = []
+
+        mutating func add(_ other: FileResult) {
+            statements += other.statements
+            prefiltered += other.prefiltered
+            parseErrors += other.parseErrors
+            rewritten += other.rewritten
+            qualifications += other.qualifications
+            failures += other.failures
+        }
     }
 
     static var corpusDirectory: URL {
@@ -45,38 +54,15 @@ struct CorpusInvariantTests {
 
     @Test("every corpus statement is rewritten exactly as its parse tree says")
     func corpus() async throws {
-        let directory = Self.corpusDirectory
-        guard FileManager.default.fileExists(atPath: directory.path) else {
-            print("Corpus invariant: SKIPPED, no corpus at \(directory.path)")
+        let rewriter = SchemaRewriter(mapping: Self.mapping)
+        guard let (files, total) = try await CorpusStatements.tally(suite: "Corpus invariant", { file, statements in
+            Self.check(file: file, statements: statements, rewriter: rewriter)
+        }) else {
             return
         }
-        let files = try FileManager.default.contentsOfDirectory(atPath: directory.path)
-            .filter { $0.hasSuffix(".sql") }.sorted()
-        #expect(files.count > 100)
-        let rewriter = SchemaRewriter(mapping: Self.mapping)
-        let total = await withTaskGroup(of: FileResult.self) { group in
-            for file in files {
-                group.addTask {
-                    guard let data = FileManager.default.contents(atPath: directory.appendingPathComponent(file).path)
-                    else {
-                        return FileResult(failures: ["\(file): unreadable"])
-                    }
-                    return Self.check(file: file, contents: Array(data), rewriter: rewriter)
-                }
-            }
-            var total = FileResult()
-            for await result in group {
-                total.statements += result.statements
-                total.prefiltered += result.prefiltered
-                total.parseErrors += result.parseErrors
-                total.rewritten += result.rewritten
-                total.qualifications += result.qualifications
-                total.failures += result.failures
-            }
-            return total
-        }
+        #expect(files > 100)
         print(
-            "Corpus invariant: \(files.count) files, \(total.statements) statements, \(total.rewritten) rewritten "
+            "Corpus invariant: \(files) files, \(total.statements) statements, \(total.rewritten) rewritten "
                 + "(\(total.qualifications) names qualified), \(total.parseErrors) parse errors, "
                 + "\(total.prefiltered) ruled out by the prefilter, "
                 + "\(total.failures.count) failures"
@@ -87,9 +73,9 @@ struct CorpusInvariantTests {
         #expect(total.failures.count == 0, "first failures:\n\(firstFailures)")
     }
 
-    static func check(file: String, contents: [UInt8], rewriter: SchemaRewriter) -> FileResult {
+    static func check(file: String, statements: [[UInt8]], rewriter: SchemaRewriter) -> FileResult {
         var result = FileResult()
-        for statement in CorpusStatements.split(contents) {
+        for statement in statements {
             result.statements += 1
             let outcome = statement.withUnsafeBytes { rewriter.rewrite($0) }
             // The prefilter must never rule out a statement the full rewrite would change.
@@ -148,8 +134,48 @@ struct CorpusInvariantTests {
     }
 }
 
+/// What a corpus test counts per file, summed over the files.
+protocol CorpusTally: Sendable {
+    init()
+    mutating func add(_ other: Self)
+}
+
 /// Turns a psql script into SQL statements: psql's own commands are not SQL and are dropped.
 enum CorpusStatements {
+    struct UnreadableFile: Error {
+        var name: String
+    }
+
+    /// `body` applied to the statements of every file of the regression corpus, in parallel, and the sum of its
+    /// results with the number of files; `nil` (after printing that `suite` skipped it) when the corpus is not there.
+    static func tally<Tally: CorpusTally>(
+        suite: String,
+        _ body: @escaping @Sendable (_ file: String, _ statements: [[UInt8]]) -> Tally
+    ) async throws -> (files: Int, total: Tally)? {
+        let directory = CorpusInvariantTests.corpusDirectory
+        guard FileManager.default.fileExists(atPath: directory.path) else {
+            print("\(suite): SKIPPED, no corpus at \(directory.path)")
+            return nil
+        }
+        let files = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasSuffix(".sql") }
+        return try await withThrowingTaskGroup(of: Tally.self) { group in
+            for file in files {
+                group.addTask {
+                    guard let data = FileManager.default.contents(atPath: directory.appendingPathComponent(file).path)
+                    else {
+                        throw UnreadableFile(name: file)
+                    }
+                    return body(file, split(Array(data)))
+                }
+            }
+            var total = Tally()
+            for try await result in group {
+                total.add(result)
+            }
+            return (files.count, total)
+        }
+    }
+
     /// The statements of `script`, in order, as bytes. Lines starting with a backslash command are removed; a
     /// command at the end of a line (`SELECT ... \gset`) ends the statement there; `COPY ... FROM stdin` data up to
     /// the `\.` line is removed. The rest is split with libpg_query's scanner-based splitter.
