@@ -464,8 +464,7 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
         self.replay = ReplayLog(preparedStatements: replay.preparedStatements, desiredSettings: replay.desiredSettings, tracker: replay.tracker)
     }
 
-    /// The server connection was terminated before it answered anything (see
-    /// `ServerConnection.isTerminationNotice`): restore the session as it was before these messages and
+    /// The server connection was terminated before any result (see `ReplyOpening.terminated`): restore the session as it was before these messages and
     /// send them again on another connection. Returns false when that is not possible (the client was in
     /// a transaction already, or too much went out); the termination then reaches the client.
     func serverTerminatedBeforeAnswering(_ server: ServerConnection) -> Bool {
@@ -507,14 +506,11 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
         return newText
     }
 
-    /// The Query or Parse message `frame` with its text replaced (and, for Parse, its name if given).
-    private func replacing(_ text: Range<Int>, of frame: Frame, in buffer: ByteBuffer, with newText: [UInt8], name: String? = nil) -> ByteBuffer {
+    /// The Query or Parse message `frame` with its text replaced.
+    private func replacing(_ text: Range<Int>, of frame: Frame, in buffer: ByteBuffer, with newText: [UInt8]) -> ByteBuffer {
         var writer = MessageWriter(buffer: self.context!.channel.allocator.buffer(capacity: frame.totalLength + newText.count + 16))
         writer.writeMessage(frame.id) { out in
-            if let name {
-                out.writeString(name)
-                out.writeInteger(UInt8(0))
-            } else if frame.id == FrontendMessageID.parse {
+            if frame.id == FrontendMessageID.parse {
                 out.writeImmutableBuffer(buffer.getSlice(at: frame.payloadStart, length: text.lowerBound - frame.payloadStart)!)
             }
             out.writeBytes(newText)

@@ -281,6 +281,7 @@ final class ServerConnection: ChannelInboundHandler, @unchecked Sendable {
         self.lastUsed = .now()
         self.awaitingFirstResult = true
         self.heldPreamble = nil
+        self.lastMessageWasError = false
     }
 
     /// Replies the client never sees (they are answered again by a retry): only the bookkeeping of the
