@@ -68,6 +68,24 @@ public struct SQLTokenizer {
         }
     }
 
+    /// Skips tokens up to the next `;` outside strings, quoted identifiers and comments and returns its
+    /// index (consumed), or nil at the end of the text. Makes no Strings.
+    public mutating func skipToSemicolon() -> Int? {
+        while true {
+            self.skipSpaceAndComments()
+            guard self.position < self.text.count else { return nil }
+            let start = self.position
+            let byte = self.text[start]
+            if byte == UInt8(ascii: ";") {
+                self.position += 1
+                return start
+            }
+            if self.nextUnquotedWordRange() != nil { continue }
+            // Strings, quoted identifiers, dollar quotes and symbols: `next` skips them whole.
+            _ = self.next()
+        }
+    }
+
     /// The range of the next token when it is an unquoted word (not consumed otherwise); no allocation.
     public mutating func nextUnquotedWordRange() -> Range<Int>? {
         self.skipSpaceAndComments()

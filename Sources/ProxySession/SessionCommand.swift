@@ -24,16 +24,20 @@ public enum SessionCommand: Equatable, Sendable {
     public static func find(in text: UnsafeRawBufferPointer) -> [SessionCommand] {
         var commands: [SessionCommand] = []
         guard text.count > 0 else { return commands }
-        let multiStatement = memchr(text.baseAddress!, Int32(UInt8(ascii: ";")), text.count) != nil
-        if multiStatement {
+        var singleEnd = text.count
+        if let semicolon = memchr(text.baseAddress!, Int32(UInt8(ascii: ";")), text.count) {
+            let index = semicolon - UnsafeMutableRawPointer(mutating: text.baseAddress!)
+            if Self.onlyTerminates(text, at: index) { singleEnd = index } else { singleEnd = -1 }
+        }
+        if singleEnd >= 0 {
+            if let command = Self.classify(text, 0..<singleEnd) { commands.append(command) }
+        } else {
             var start = 0
             while start < text.count {
                 let end = Self.statementEnd(in: text, from: start)
                 if let command = Self.classify(text, start..<end) { commands.append(command) }
                 start = end + 1
             }
-        } else if let command = Self.classify(text, 0..<text.count) {
-            commands.append(command)
         }
         if Self.mentionsSessionAdvisoryLock(text) {
             commands.append(.sessionOnly(what: "session-level advisory locks (use pg_advisory_xact_lock)"))
@@ -41,13 +45,16 @@ public enum SessionCommand: Equatable, Sendable {
         return commands
     }
 
+    /// Whether the first `;` (at `index`) is followed by nothing but more `;` and white space: one statement
+    /// with its terminator, as pgbench and most drivers send it.
+    private static func onlyTerminates(_ text: UnsafeRawBufferPointer, at index: Int) -> Bool {
+        text[(index + 1)...].allSatisfy { $0 == UInt8(ascii: ";") || $0 == 0x20 || ($0 >= 0x09 && $0 <= 0x0D) }
+    }
+
     /// Index of the `;` ending the statement that starts at `start` (or the end of the text).
     private static func statementEnd(in text: UnsafeRawBufferPointer, from start: Int) -> Int {
         var tokenizer = SQLTokenizer(text, from: start)
-        while let (token, at) = tokenizer.next() {
-            if token == .symbol(UInt8(ascii: ";")) { return at }
-        }
-        return text.count
+        return tokenizer.skipToSemicolon() ?? text.count
     }
 
     /// The statements that start with one of these words are the only ones looked at further.

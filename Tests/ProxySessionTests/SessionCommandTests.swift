@@ -48,6 +48,12 @@ private func commands(_ sql: String) -> [SessionCommand] {
         #expect(commands("SELECT pg_advisory_lock_shared(1)").count == 1)
     }
 
+    @Test func aTrailingTerminatorIsNotASecondStatement() {
+        #expect(commands("SET a.b = 1;  \n") == [.set(name: "a.b", statement: "SET a.b = 1")])
+        #expect(commands("SET a.b = 'x;y';") == [.set(name: "a.b", statement: "SET a.b = 'x;y'")])
+        #expect(commands("SELECT abalance FROM pgbench_accounts WHERE aid = 5;") == [])
+    }
+
     @Test func everyStatementOfAMultiStatementString() {
         #expect(commands("SET a.b = 1; SELECT ';'; RESET c; LISTEN x") == [
             .set(name: "a.b", statement: "SET a.b = 1"), .reset(name: "c"), .sessionOnly(what: "LISTEN"),
