@@ -622,8 +622,9 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
     /// a single-threaded client (pgbench -M prepared) blocked in a synchronous prepare cannot finish the
     /// transactions its other connections hold server connections for. Returns where the Sync ends.
     private func answerPreparesLocally(from frame: Frame, in buffer: ByteBuffer) -> Int? {
-        guard !self.waitingForServer, self.outbox == nil, self.tracker.isAtTransactionBoundary,
-              let service, let context else { return nil }
+        // Only a named Parse starts such a run (the unnamed ones of every extended-protocol query do not).
+        guard buffer.getInteger(at: frame.payloadStart, as: UInt8.self) != 0, !self.waitingForServer,
+              self.outbox == nil, self.tracker.isAtTransactionBoundary, let service, let context else { return nil }
         var index = frame.start
         var prepared: [(String, ClientPreparedStatement)] = []
         var writer = MessageWriter(buffer: context.channel.allocator.buffer(capacity: 32))
