@@ -271,3 +271,30 @@ def test_restart_only_settings_are_reported_and_kept(proxy):
                what="the reload to report the restart-only change")
     with px.connect() as c:  # still on the old port
         assert c.execute("SELECT 1").fetchone() == (1,)
+
+
+def test_changed_backend_retires_old_connections_as_they_go_idle(proxy, pg):
+    """A reload that changes a service's backend: a transaction open on an old server connection finishes
+    there, new transactions use the new backend, and the old connections close as they go idle."""
+    px = proxy(pool_size=2, defaults_extra={"health_check": {"interval": "0s"}})  # no probes in the count
+    cfg = copy.deepcopy(px.config)
+    held = px.connect("dream_service", autocommit=False)
+    assert held.execute("SELECT current_user").fetchone() == ("heal7_app",)  # a transaction stays open
+    other = px.connect("dream_service")
+    assert other.execute("SELECT current_user").fetchone() == ("heal7_app",)
+    assert pg.backends(role="heal7_app") >= 1
+
+    cfg["services"]["dream_service"]["backend"] = f"postgresql://heal7_md5:{pg.md5_password}@127.0.0.1:{pg.port}/heal7"
+    ok = px.reload_count("success")
+    px.reload(cfg)
+    wait_reloaded(px, "success", ok)
+
+    assert held.execute("SELECT current_user").fetchone() == ("heal7_app",)  # still its old connection
+    assert other.execute("SELECT current_user").fetchone() == ("heal7_md5",)
+    held.commit()
+    assert held.execute("SELECT current_user").fetchone() == ("heal7_md5",)
+    held.commit()
+    wait_until(lambda: pg.backends(role="heal7_app") == 0, 10, interval=0.1,
+               what="the old backend's server connections to close")
+    held.close()
+    other.close()
