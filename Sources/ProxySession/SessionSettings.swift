@@ -64,7 +64,7 @@ public struct SessionSettings: Equatable, Sendable {
 
     /// Case, punctuation and spaces do not matter for comparing setting values (`UTF8`/`utf-8`, `ISO, MDY`).
     public static func loosely(_ value: String) -> String {
-        String(value.lowercased().unicodeScalars.filter { CharacterSet_isAlnum($0) }.map(Character.init))
+        String(value.lowercased().unicodeScalars.filter { isAlphanumeric($0) }.map(Character.init))
     }
 
     /// libpq's `options`: switches separated by spaces (a backslash escapes the next character);
@@ -111,7 +111,7 @@ public struct SessionSettings: Equatable, Sendable {
 }
 
 @inline(__always)
-private func CharacterSet_isAlnum(_ scalar: Unicode.Scalar) -> Bool {
+private func isAlphanumeric(_ scalar: Unicode.Scalar) -> Bool {
     scalar.properties.isAlphabetic || scalar.properties.numericType != nil
 }
 
