@@ -316,8 +316,7 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
         }
         if self.replay == nil, self.server == nil, self.poolMode == .transaction, !self.waitingForServer, self.outbox == nil,
            self.tracker.isAtTransactionBoundary {
-            self.replay = ReplayLog(
-                preparedStatements: self.preparedStatements, desiredSettings: self.desiredSettings, tracker: self.tracker)
+            self.startReplayLog()
             self.awaitsRepliesBeforeSync = false
         }
         var logStart = buffer.readerIndex
@@ -336,6 +335,7 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
             case FrontendMessageID.query, FrontendMessageID.parse:
                 if self.recordsDurations, self.queryStarted == nil { self.queryStarted = .now() }
                 if id == FrontendMessageID.query { self.service?.metrics.countQuery() }
+                let text = self.statementText(frame, in: buffer)
                 var handling = Handling.notMine
                 if self.poolMode == .transaction, id == FrontendMessageID.parse, self.server == nil, runStart == frame.start,
                    let end = self.answerPreparesLocally(from: frame, in: buffer) {
@@ -343,12 +343,11 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
                     runStart = end
                     // Answered here: never to be replayed.
                     logStart = end
-                    self.replay = ReplayLog(
-                        preparedStatements: self.preparedStatements, desiredSettings: self.desiredSettings, tracker: self.tracker)
+                    self.startReplayLog()
                     continue
                 }
-                if self.poolMode == .transaction {
-                    handling = self.relayStatementSharingServers(frame, in: buffer, runStart: &runStart)
+                if self.poolMode == .transaction, let text {
+                    handling = self.relayStatementSharingServers(frame, text: text, in: buffer, runStart: &runStart)
                     if handling == .waitForServer {
                         self.logForReplay(buffer, from: logStart, to: frame.start)
                         return self.waitForServer(buffer, at: frame.start, runStart: runStart)
@@ -356,8 +355,7 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
                 }
                 // Read per statement: a reload's mapping change applies to the next statement.
                 var replacement: ByteBuffer?
-                if handling == .notMine, let rewriter = self.service?.activeRewriter,
-                   let text = self.statementText(frame, in: buffer),
+                if handling == .notMine, let text, let rewriter = self.service?.activeRewriter,
                    let newText = self.rewritten(text, in: buffer, with: rewriter) {
                     replacement = self.replacing(text, of: frame, in: buffer, with: newText)
                     self.emit(buffer, from: runStart, to: frame.start)
@@ -464,6 +462,11 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
         self.replay = ReplayLog(preparedStatements: replay.preparedStatements, desiredSettings: replay.desiredSettings, tracker: replay.tracker)
     }
 
+    /// A replay log from here: the session as it is now, no bytes yet.
+    private func startReplayLog() {
+        self.replay = ReplayLog(preparedStatements: self.preparedStatements, desiredSettings: self.desiredSettings, tracker: self.tracker)
+    }
+
     /// The server connection was terminated before any result (see `ReplyOpening.terminated`): restore the session as it was before these messages and
     /// send them again on another connection. Returns false when that is not possible (the client was in
     /// a transaction already, or too much went out); the termination then reaches the client.
@@ -499,11 +502,15 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
 
     /// The statement text with table names rewritten; nil when it stays as it is.
     private func rewritten(_ text: Range<Int>, in buffer: ByteBuffer, with rewriter: SchemaRewriter) -> [UInt8]? {
-        let outcome = buffer.withUnsafeReadableBytes { bytes in
-            rewriter.rewrite(UnsafeRawBufferPointer(rebasing: bytes[(text.lowerBound - buffer.readerIndex)..<(text.upperBound - buffer.readerIndex)]))
-        }
-        guard case .rewritten(let newText) = outcome else { return nil }
+        guard case .rewritten(let newText) = Self.withBytes(of: text, in: buffer, { rewriter.rewrite($0) }) else { return nil }
         return newText
+    }
+
+    /// The bytes at absolute indices `range` of `buffer`, without copying them.
+    private static func withBytes<T>(of range: Range<Int>, in buffer: ByteBuffer, _ body: (UnsafeRawBufferPointer) -> T) -> T {
+        buffer.withUnsafeReadableBytes { bytes in
+            body(UnsafeRawBufferPointer(rebasing: bytes[(range.lowerBound - buffer.readerIndex)..<(range.upperBound - buffer.readerIndex)]))
+        }
     }
 
     /// The Query or Parse message `frame` with its text replaced.
@@ -536,12 +543,10 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
     /// Query and Parse when server connections are shared: named Parse goes out under the proxy's name for
     /// the statement (or not at all when the server holds it already); session commands update what the
     /// client's session is meant to hold; what cannot work gets a clear error from the server.
-    private func relayStatementSharingServers(_ frame: Frame, in buffer: ByteBuffer, runStart: inout Int) -> Handling {
-        guard let service, let text = self.statementText(frame, in: buffer) else { return .notMine }
+    private func relayStatementSharingServers(_ frame: Frame, text: Range<Int>, in buffer: ByteBuffer, runStart: inout Int) -> Handling {
+        guard let service else { return .notMine }
         let named = frame.id == FrontendMessageID.parse && text.lowerBound > frame.payloadStart + 1
-        let commands = buffer.withUnsafeReadableBytes { bytes in
-            SessionCommand.find(in: UnsafeRawBufferPointer(rebasing: bytes[(text.lowerBound - buffer.readerIndex)..<(text.upperBound - buffer.readerIndex)]))
-        }
+        let commands = Self.withBytes(of: text, in: buffer) { SessionCommand.find(in: $0) }
         if commands.isEmpty && !named { return .notMine }
         guard let server = self.server else { return .waitForServer }
 
@@ -632,9 +637,7 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
             switch next.id {
             case FrontendMessageID.parse:
                 guard let text = self.statementText(next, in: buffer), text.lowerBound > next.payloadStart + 1 else { return nil }
-                let commands = buffer.withUnsafeReadableBytes { bytes in
-                    SessionCommand.find(in: UnsafeRawBufferPointer(rebasing: bytes[(text.lowerBound - buffer.readerIndex)..<(text.upperBound - buffer.readerIndex)]))
-                }
+                let commands = Self.withBytes(of: text, in: buffer) { SessionCommand.find(in: $0) }
                 guard commands.isEmpty else { return nil }
                 let newText = service.activeRewriter.flatMap { self.rewritten(text, in: buffer, with: $0) }
                 let (name, body) = self.statementIdentity(next, in: buffer, text: text, newText: newText)

@@ -162,11 +162,7 @@ final class ServerConnection: ChannelInboundHandler, @unchecked Sendable {
             } catch {
                 return self.fail(reason: "protocol violation from server: \(error)")
             }
-            for statement in self.filter.takeConfirmed() where statement > 0 { self.service.statementCatalog.markVerified(statement) }
-            for failure in self.filter.takeFailures() {
-                if let statement = failure.statement { self.statements.remove(statement) }
-                if let name = failure.clientName { client.preparedStatementFailed(name, number: failure.statement) }
-            }
+            self.settleFilterOutcomes(for: client)
         case .resetting(let pending):
             var pending = pending
             do {
@@ -288,9 +284,17 @@ final class ServerConnection: ChannelInboundHandler, @unchecked Sendable {
     /// scanner and the response filter follows them.
     func swallow(_ replies: ByteBuffer) {
         try? self.scanner.scan(replies) { id, _ in _ = self.filter.received(id) }
+        self.settleFilterOutcomes(for: nil)
+    }
+
+    /// What the filter learnt from replies: statements the server accepted (valid SQL for the service) and
+    /// Parses that failed or were skipped (not on this connection; the client's name forgotten, unless the
+    /// replies are being answered again by a retry, `client` nil).
+    private func settleFilterOutcomes(for client: ClientConnectionHandler?) {
         for statement in self.filter.takeConfirmed() where statement > 0 { self.service.statementCatalog.markVerified(statement) }
         for failure in self.filter.takeFailures() {
             if let statement = failure.statement { self.statements.remove(statement) }
+            if let client, let name = failure.clientName { client.preparedStatementFailed(name, number: failure.statement) }
         }
     }
 
