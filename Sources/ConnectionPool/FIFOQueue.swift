@@ -28,6 +28,12 @@ struct FIFOQueue<Element> {
         self.storage[self.head...].contains(where: { $0.map(predicate) ?? false })
     }
 
+    /// The first element, from the head, matching `predicate`.
+    func first(where predicate: (Element) -> Bool) -> Element? {
+        for case let element? in self.storage[self.head...] where predicate(element) { return element }
+        return nil
+    }
+
     /// Removes and returns the first element matching `predicate`: O(1) when it is the head.
     mutating func popFirst(where predicate: (Element) -> Bool) -> Element? {
         guard let head = self.first else { return nil }

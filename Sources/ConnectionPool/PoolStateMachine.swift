@@ -6,7 +6,10 @@
 ///
 /// Each connection lives on one event loop and is only ever lent to clients of that loop, so a client and
 /// its server connection never need a thread hop. The bound is global: when a client on one loop waits
-/// while the pool is full of idle connections of another loop, one of those is closed and a new one opened.
+/// while the pool is full of idle connections of another loop, one of those is closed and a new one opened
+/// (a trade). Trades stop once every loop holds its share of the bound, proportional to its clients
+/// (`clientJoined`): each one costs a backend start, and under load they would otherwise pass connections
+/// back and forth between the loops.
 public struct PoolStateMachine: Sendable {
     public typealias ConnectionID = Int
     public typealias WaiterID = Int
@@ -55,6 +58,9 @@ public struct PoolStateMachine: Sendable {
     /// connection gets this error at once instead of waiting for a round that cannot start yet.
     private var unavailable: PoolError?
     private var random: SplitMix64
+    /// The service's clients per event loop, as the owner reports them; they decide each loop's share.
+    private var clientsPerLoop: [Int: Int] = [:]
+    private var clientTotal = 0
 
     public init(configuration: PoolConfiguration, seed: UInt64 = 0x5EED) {
         self.configuration = configuration
@@ -107,8 +113,9 @@ public struct PoolStateMachine: Sendable {
         self.waiters.append(Waiter(id: waiter, deadline: deadline, loop: loop))
         if let open = self.openIfNeeded(now: now, loop: loop) { return .queued(open: open, close: nil) }
         // Full, but idle connections sit on other loops: trade one for a connection on this loop.
-        if self.total >= self.configuration.maxConnections,
-           let position = self.idle.firstIndex(where: { self.connections[$0]!.loop != loop }) {
+        if self.total >= self.configuration.maxConnections, !self.idle.isEmpty,
+           case let held = self.heldPerLoop(),
+           let position = self.idle.firstIndex(where: { self.mayTrade(self.connections[$0]!.loop, to: loop, held: held) }) {
             let other = self.idle.remove(at: position)
             self.connections[other]!.state = .closing
             self.closingCount += 1
@@ -141,8 +148,10 @@ public struct PoolStateMachine: Sendable {
             self.leasedCount += 1
             return .lease(id, to: waiter.id)
         }
-        if !self.waiters.isEmpty, self.connectingCount + self.closingCount < self.waiters.count {
-            // Only clients of other loops wait: give them this connection's place.
+        if !self.waiters.isEmpty, self.connectingCount + self.closingCount < self.waiters.count,
+           case let held = self.heldPerLoop(),
+           self.waiters.contains(where: { self.mayTrade(connection.loop, to: $0.loop, held: held) }) {
+            // Only clients of other loops wait, and one of them lacks its share: give it this connection's place.
             connection.state = .closing
             self.closingCount += 1
             self.connections[id] = connection
@@ -220,7 +229,7 @@ public struct PoolStateMachine: Sendable {
         case .connecting: self.connectingCount -= 1
         case .closing: self.closingCount -= 1
         }
-        if let open = self.openIfNeeded(now: now, loop: self.waiters.first?.loop ?? connection.loop) {
+        if let open = self.openIfNeeded(now: now, loop: self.loopForNewConnection ?? connection.loop) {
             return .openConnection(open)
         }
         return nil
@@ -240,7 +249,7 @@ public struct PoolStateMachine: Sendable {
     public mutating func probeFinished(now: UInt64) -> PoolAction? {
         guard self.probingCount > 0 else { return nil }
         self.probingCount -= 1
-        return self.openIfNeeded(now: now, loop: self.waiters.first?.loop ?? 0).map { .openConnection($0) }
+        return self.openIfNeeded(now: now, loop: self.loopForNewConnection ?? 0).map { .openConnection($0) }
     }
 
     /// A backend host answered again (a health probe saw it come back): forget the failures and the backoff, so
@@ -281,8 +290,7 @@ public struct PoolStateMachine: Sendable {
         // Full pool, idle connections on other loops, and clients waiting on a loop with nothing on the way:
         // trade an idle connection for a new one on the waiting loop (it opens once the old one closed).
         if !self.isClosed, self.total >= self.configuration.maxConnections, self.connectingCount == 0,
-           let waiter = self.waiters.first,
-           let position = self.idle.firstIndex(where: { self.connections[$0]!.loop != waiter.loop }) {
+           let position = self.firstTrade() {
             let id = self.idle.remove(at: position)
             self.connections[id]!.state = .closing
             self.closingCount += 1
@@ -290,7 +298,7 @@ public struct PoolStateMachine: Sendable {
         }
         if !self.isClosed {
             while self.waiters.count > self.connectingCount || self.total < self.configuration.minConnections,
-                  let id = self.openIfNeeded(now: now, loop: self.waiters.first?.loop ?? 0, forMinimum: true) {
+                  let id = self.openIfNeeded(now: now, loop: self.loopForNewConnection ?? 0, forMinimum: true) {
                 actions.append(.openConnection(id))
             }
         }
@@ -322,6 +330,71 @@ public struct PoolStateMachine: Sendable {
     }
 
     public var isEmpty: Bool { self.connections.isEmpty }
+
+    // MARK: Clients per loop
+
+    /// A client of the service arrived on `loop` (it may check out from now on).
+    public mutating func clientJoined(loop: Int) {
+        self.clientsPerLoop[loop, default: 0] += 1
+        self.clientTotal += 1
+    }
+
+    /// A client that joined on `loop` left.
+    public mutating func clientLeft(loop: Int) {
+        guard let count = self.clientsPerLoop[loop], count > 0 else { return }
+        self.clientsPerLoop[loop] = count == 1 ? nil : count - 1
+        self.clientTotal -= 1
+    }
+
+    /// How many connections `loop` may hold of a full pool: the bound split in proportion to the clients,
+    /// at least one for a loop with clients. Nil when the owner reports no clients for the loop.
+    func share(of loop: Int) -> Int? {
+        guard let clients = self.clientsPerLoop[loop], clients > 0, self.clientTotal > 0 else { return nil }
+        return max(1, self.configuration.maxConnections * clients / self.clientTotal)
+    }
+
+    /// Connections per loop that serve or will serve its clients (all but the closing ones).
+    private func heldPerLoop() -> [Int: Int] {
+        var held: [Int: Int] = [:]
+        for connection in self.connections.values where connection.state != .closing {
+            held[connection.loop, default: 0] += 1
+        }
+        return held
+    }
+
+    /// Whether a connection of loop `donor` may be closed so that one opens for a waiter of loop `needy`:
+    /// always when the needy loop holds none; otherwise while it holds less than its share and the donor
+    /// more than its own, so trades settle instead of moving connections back and forth.
+    private func mayTrade(_ donor: Int, to needy: Int, held: [Int: Int]) -> Bool {
+        guard donor != needy else { return false }
+        let needyHeld = held[needy] ?? 0
+        guard needyHeld > 0, let needyShare = self.share(of: needy) else { return true }
+        return needyHeld < needyShare && held[donor] ?? 0 > self.share(of: donor) ?? 0
+    }
+
+    /// The position in `idle` of a connection that may be traded for a waiter, the first waiter in queue order
+    /// that has one.
+    private func firstTrade() -> Int? {
+        let held = self.heldPerLoop()
+        var position: Int?
+        _ = self.waiters.first(where: { waiter in
+            position = self.idle.firstIndex(where: { self.mayTrade(self.connections[$0]!.loop, to: waiter.loop, held: held) })
+            return position != nil
+        })
+        return position
+    }
+
+    /// Where a connection opened for the waiters goes: the loop of the first waiter whose loop holds less than its
+    /// share (or none), else the first waiter's.
+    private var loopForNewConnection: Int? {
+        guard let first = self.waiters.first else { return nil }
+        let held = self.heldPerLoop()
+        let short = self.waiters.first(where: { waiter in
+            let count = held[waiter.loop] ?? 0
+            return count == 0 || count < self.share(of: waiter.loop) ?? Int.max
+        })
+        return (short ?? first).loop
+    }
 
     // MARK: Helpers
 

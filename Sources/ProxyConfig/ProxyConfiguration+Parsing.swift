@@ -37,7 +37,7 @@ extension ProxyConfiguration {
             config.maxClientConnections = try reader.integer(node, path: "max_client_connections", minimum: 1)
         }
         if let node = top["workers"] {
-            config.workers = try reader.integer(node, path: "workers", minimum: 1)
+            config.workers = node.scalar?.string == "auto" ? nil : try reader.integer(node, path: "workers", minimum: 1)
         }
         if let node = top["login_timeout"] {
             config.loginTimeout = try reader.duration(node, path: "login_timeout")

@@ -3,7 +3,7 @@ import Foundation
 /// The whole proxy configuration, read from the YAML file described in PRODUCT.md and conf/README.md.
 ///
 /// Top-level keys and their defaults (in brackets): `listen` [127.0.0.1:6432], `metrics_listen` [none: no metrics
-/// endpoint], `shutdown_timeout` [30s], `max_client_connections` [1000], `workers` [1] (event-loop threads),
+/// endpoint], `shutdown_timeout` [30s], `max_client_connections` [1000], `workers` [auto] (event-loop threads, see ``eventLoopCount(coreCount:)``),
 /// `login_timeout` [15s] (a client must finish startup and authentication within it; 0 = no limit), `log_level`
 /// [info], `admin`, `auth` (required), `defaults`, `services` (required, at least one). Services inherit every
 /// `defaults` key they do not set; see ``ServiceSettings``.
@@ -18,8 +18,21 @@ public struct ProxyConfiguration: Sendable, Equatable {
     public var shutdownTimeout: Duration
     /// `max_client_connections`: more clients are refused with `53300`.
     public var maxClientConnections: Int
-    /// `workers`: event-loop threads.
-    public var workers: Int
+    /// `workers`: event-loop threads; nil (`auto`, the default) lets ``eventLoopCount(coreCount:)`` choose.
+    public var workers: Int?
+
+    /// Server connections each event loop should have of every service's pool under `workers: auto`. A server
+    /// connection is only lent to clients of its own loop; a pool split too thin makes the loops trade connections
+    /// (each trade a backend start) or leaves one loop's clients queueing behind a single connection.
+    public static let serverConnectionsPerLoop = 4
+
+    /// The event-loop threads to run: `workers` when set; otherwise one per core, but no more than the smallest
+    /// pool gives `serverConnectionsPerLoop` connections each (at least one).
+    public func eventLoopCount(coreCount: Int) -> Int {
+        if let workers { return workers }
+        let smallestPool = self.services.values.map(\.poolSize).min() ?? 1
+        return max(1, min(coreCount, smallestPool / Self.serverConnectionsPerLoop))
+    }
     /// `login_timeout`: limit for a client's startup and authentication. 0 = no limit.
     public var loginTimeout: Duration
     /// `log_level`.
@@ -33,7 +46,7 @@ public struct ProxyConfiguration: Sendable, Equatable {
 
     public init(
         listen: HostAndPort = HostAndPort(host: "127.0.0.1", port: 6432), metricsListen: HostAndPort? = nil,
-        shutdownTimeout: Duration = .seconds(30), maxClientConnections: Int = 1000, workers: Int = 1,
+        shutdownTimeout: Duration = .seconds(30), maxClientConnections: Int = 1000, workers: Int? = nil,
         loginTimeout: Duration = .seconds(15), logLevel: LogLevel = .info, admin: AdminSettings = AdminSettings(),
         auth: AuthSettings, services: [String: ServiceSettings]
     ) {

@@ -150,7 +150,7 @@ final class AdminConsole: @unchecked Sendable {
             ["metrics_listen", config.metricsListen?.description],
             ["shutdown_timeout", "\(config.shutdownTimeout)"],
             ["max_client_connections", "\(config.maxClientConnections)"],
-            ["workers", "\(config.workers)"],
+            ["workers", config.workers.map(String.init) ?? "auto"],
             ["login_timeout", "\(config.loginTimeout)"],
             ["admin.database", config.admin.database],
             ["admin.users", config.admin.users.joined(separator: ", ")],

@@ -67,11 +67,13 @@ final class Service: @unchecked Sendable {
     // MARK: Clients
 
     func clientAttached(_ client: ClientConnectionHandler) {
-        self.lock.withLock { self.clients[ObjectIdentifier(client)] = client }
+        let isNew = self.lock.withLock { self.clients.updateValue(client, forKey: ObjectIdentifier(client)) == nil }
+        if isNew { self.pool.clientJoined(loop: client.loopIndex) }
     }
 
     func clientDetached(_ client: ClientConnectionHandler) {
-        self.lock.withLock { self.clients[ObjectIdentifier(client)] = nil }
+        let wasThere = self.lock.withLock { self.clients.removeValue(forKey: ObjectIdentifier(client)) != nil }
+        if wasThere { self.pool.clientLeft(loop: client.loopIndex) }
     }
 
     var connectedClients: [ClientConnectionHandler] { self.lock.withLock { Array(self.clients.values) } }

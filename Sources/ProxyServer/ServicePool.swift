@@ -81,6 +81,15 @@ final class ServicePool: @unchecked Sendable {
         }
     }
 
+    /// Clients per event loop decide how a full pool is split between the loops.
+    func clientJoined(loop: Int) {
+        self.lock.withLock { self.state.clientJoined(loop: loop) }
+    }
+
+    func clientLeft(loop: Int) {
+        self.lock.withLock { self.state.clientLeft(loop: loop) }
+    }
+
     func cancelWaiter(_ client: ClientConnectionHandler) {
         self.lock.withLock {
             if self.state.cancelWaiter(client.waiterID) { self.waiters[client.waiterID] = nil }

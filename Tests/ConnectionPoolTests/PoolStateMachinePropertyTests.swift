@@ -24,7 +24,9 @@ private struct RandomRun {
     var cancelled: Set<WaiterID> = []
     var created: [WaiterID] = []
 
-    init(seed: UInt64, loops: Int, checkoutTimeout: UInt64) {
+    /// `clients`: when set, each loop reports 1 to 5 clients to the pool, which then splits a full pool between the
+    /// loops by their shares instead of trading connections for every waiter.
+    init(seed: UInt64, loops: Int, checkoutTimeout: UInt64, clients: Bool = false) {
         var random = SeededGenerator(seed: seed)
         let max = Int.random(in: 1...4, using: &random)
         let configuration = PoolConfiguration(
@@ -33,6 +35,11 @@ private struct RandomRun {
             initialBackoff: 100 * millisecond, maxBackoff: 1 * second
         )
         self.owner = PoolOwner(configuration, seed: seed)
+        if clients {
+            for loop in 0..<loops {
+                for _ in 0..<Int.random(in: 1...5, using: &random) { self.owner.pool.clientJoined(loop: loop) }
+            }
+        }
         self.random = random
         self.loops = loops
     }
@@ -102,7 +109,13 @@ private struct RandomRun {
 
     @Test(arguments: UInt64(1)...40, [1, 2])
     func everyWaiterGetsExactlyOneOutcomeOnceLeasesComeBack(seed: UInt64, loops: Int) {
-        var run = RandomRun(seed: seed, loops: loops, checkoutTimeout: 0)
+        for clients in [false, true] {
+            self.everyWaiterGetsExactlyOneOutcome(seed: seed, loops: loops, clients: clients)
+        }
+    }
+
+    private func everyWaiterGetsExactlyOneOutcome(seed: UInt64, loops: Int, clients: Bool) {
+        var run = RandomRun(seed: seed, loops: loops, checkoutTimeout: 0, clients: clients)
         for _ in 0..<300 { run.step() }
         run.drain()
         #expect(run.owner.waiting == [:], "seed \(seed)")
@@ -132,6 +145,38 @@ private struct RandomRun {
             let loops = run.owner.loops.filter { run.owner.connections[$0.key] != nil }
             #expect(!unused, "seed \(seed): waiters \(run.owner.waiting) with \(statistics), connection loops \(loops)")
             if unused { break }  // one report per run
+        }
+        #expect(run.owner.violations == [], "seed \(seed)")
+    }
+
+    /// With clients reported per loop, a full pool is split by shares: a client may also wait next to an idle
+    /// connection of another loop, but only while its own loop holds its share or that loop is not above its own.
+    /// Free room while someone waits is never right.
+    @Test(arguments: UInt64(1)...40, [2, 3])
+    func waitingNextToIdleConnectionsOnlyWhileTheLoopsHoldTheirShares(seed: UInt64, loops: Int) {
+        var run = RandomRun(seed: seed, loops: loops, checkoutTimeout: 0, clients: true)
+        for _ in 0..<300 {
+            run.step()
+            guard run.owner.ids(.connecting).isEmpty, run.owner.ids(.closing).isEmpty, !run.owner.waiting.isEmpty
+            else { continue }
+            run.owner.tick(at: Swift.max(run.owner.now, run.owner.pool.nextRetryTime))
+            guard run.owner.ids(.connecting).isEmpty, run.owner.ids(.closing).isEmpty, !run.owner.waiting.isEmpty
+            else { continue }
+            let pool = run.owner.pool
+            let statistics = pool.statistics
+            #expect(statistics.total >= pool.configuration.maxConnections, "seed \(seed): free room, \(statistics)")
+            let held = Dictionary(grouping: run.owner.loops.filter { run.owner.connections[$0.key] != nil }.values, by: { $0 })
+                .mapValues(\.count)
+            let idleLoops = Set(run.owner.ids(.idle).compactMap { run.owner.loops[$0] })
+            for waitingLoop in Set(run.owner.waiting.values) {
+                let mine = held[waitingLoop] ?? 0
+                let tradable = idleLoops.contains { donor in
+                    donor != waitingLoop && (mine == 0
+                        || (mine < pool.share(of: waitingLoop)! && held[donor] ?? 0 > pool.share(of: donor) ?? 0))
+                }
+                #expect(!tradable, "seed \(seed): loop \(waitingLoop) waits holding \(mine) of share \(pool.share(of: waitingLoop) ?? -1); held \(held), idle on \(idleLoops)")
+                if tradable { return }
+            }
         }
         #expect(run.owner.violations == [], "seed \(seed)")
     }

@@ -608,6 +608,96 @@ private struct FillFailed: Error {}
     }
 }
 
+/// With clients reported per loop, a full pool is split between the loops in proportion to their clients, and
+/// trades stop there: under load every trade costs a backend start, and without shares two busy loops passed
+/// connections back and forth (2 workers at 50 clients ran ~20% slower than 1 worker before this).
+@Suite struct PoolLoopShareTests {
+    /// Two loops with 5 clients each and a pool of 4: each loop's share is 2.
+    private func balancedOwner() throws -> (PoolOwner, loop0: [ConnectionID], loop1: [ConnectionID]) {
+        var owner = PoolOwner(PoolConfiguration(maxConnections: 4))
+        for loop in [0, 1] {
+            for _ in 0..<5 { owner.pool.clientJoined(loop: loop) }
+        }
+        let loop0 = try fill(&owner, count: 2, loop: 0)
+        let loop1 = try fill(&owner, count: 2, loop: 1)
+        return (owner, loop0, loop1)
+    }
+
+    @Test func sharesFollowTheClients() {
+        var pool = PoolStateMachine(configuration: PoolConfiguration(maxConnections: 20))
+        for _ in 0..<30 { pool.clientJoined(loop: 0) }
+        for _ in 0..<10 { pool.clientJoined(loop: 1) }
+        pool.clientJoined(loop: 2)
+        #expect(pool.share(of: 0) == 14)
+        #expect(pool.share(of: 1) == 4)
+        #expect(pool.share(of: 2) == 1, "a loop with clients gets at least one")
+        #expect(pool.share(of: 3) == nil)
+        for _ in 0..<10 { pool.clientLeft(loop: 1) }
+        pool.clientLeft(loop: 1)  // one more than joined: ignored
+        #expect(pool.share(of: 1) == nil)
+        #expect(pool.share(of: 0) == 19)
+    }
+
+    @Test func releasedConnectionIsKeptWhenTheWaitingLoopHoldsItsShare() throws {
+        var (owner, loop0, loop1) = try self.balancedOwner()
+        for _ in 0..<2 {
+            guard case .leased(let id) = owner.checkout(loop: 0).1 else { Issue.record("no idle loop-0 connection"); return }
+            #expect(loop0.contains(id))
+        }
+        for _ in 0..<2 { _ = owner.checkout(loop: 1) }
+        let (waiter, result) = owner.checkout(loop: 1)
+        #expect(result == .queued(open: nil, close: nil))
+        // Loop 1 holds its 2 (both leased): the loop-0 connection stays on loop 0 instead of being traded.
+        #expect(owner.release(loop0[0]) == .parked)
+        #expect(owner.release(loop1[0]) == .lease(loop1[0], to: waiter))
+        #expect(owner.violations == [])
+    }
+
+    @Test func idleConnectionOfAnotherLoopIsNotTradedWhileTheLoopHoldsItsShare() throws {
+        var (owner, _, loop1) = try self.balancedOwner()
+        #expect(owner.checkout(loop: 1).1 == .leased(loop1[1]))
+        #expect(owner.checkout(loop: 1).1 == .leased(loop1[0]))
+        #expect(owner.checkout(loop: 1).1 == .queued(open: nil, close: nil), "loop 0's idle connections stay")
+        owner.tick(at: 1)
+        #expect(owner.ids(.closing).isEmpty, "nor does the tick trade them")
+        #expect(owner.violations == [])
+    }
+
+    @Test func loopBelowItsShareTradesForAConnectionOfALoopAboveIts() throws {
+        var owner = PoolOwner(PoolConfiguration(maxConnections: 4))
+        for loop in [0, 1] {
+            for _ in 0..<5 { owner.pool.clientJoined(loop: loop) }
+        }
+        let loop0 = try fill(&owner, count: 3, loop: 0)
+        let loop1 = try fill(&owner, count: 1, loop: 1)
+        #expect(owner.checkout(loop: 1).1 == .leased(loop1[0]))
+        let (waiter, result) = owner.checkout(loop: 1)
+        guard case .queued(open: nil, close: let close?) = result else {
+            Issue.record("expected a trade, got \(result)")
+            return
+        }
+        #expect(loop0.contains(close))
+        #expect(owner.closed(close) == .openConnection(5))
+        #expect(owner.pool.loop(of: 5) == 1)
+        #expect(owner.opened(5) == .lease(5, to: waiter))
+        // Now 2 and 2: the next loop-1 client waits for its own loop.
+        #expect(owner.checkout(loop: 1).1 == .queued(open: nil, close: nil))
+        #expect(owner.violations == [])
+    }
+
+    @Test func loopWithoutConnectionsAlwaysGetsOne() throws {
+        var owner = PoolOwner(PoolConfiguration(maxConnections: 2))
+        for _ in 0..<50 { owner.pool.clientJoined(loop: 0) }
+        owner.pool.clientJoined(loop: 1)
+        _ = try fill(&owner, count: 2, loop: 0)
+        guard case .queued(open: nil, close: _?) = owner.checkout(loop: 1).1 else {
+            Issue.record("a loop holding nothing must get a connection")
+            return
+        }
+        #expect(owner.violations == [])
+    }
+}
+
 @Suite struct PoolEventRobustnessTests {
     @Test func eventsForUnknownConnectionsAreIgnored() {
         var pool = PoolStateMachine(configuration: PoolConfiguration(maxConnections: 1))

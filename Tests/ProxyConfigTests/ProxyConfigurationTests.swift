@@ -9,7 +9,7 @@ import Testing
         #expect(config.metricsListen == HostAndPort(host: "127.0.0.1", port: 9930))
         #expect(config.shutdownTimeout == .seconds(30))
         #expect(config.maxClientConnections == 5000)
-        #expect(config.workers == 1)
+        #expect(config.workers == nil, "one per core unless set")
         #expect(config.loginTimeout == .seconds(15))
         #expect(config.logLevel == .info)
         #expect(config.admin == AdminSettings(database: "schemaproxy", users: ["admin"]))
@@ -73,6 +73,20 @@ import Testing
         #expect(config.listen == HostAndPort(host: "127.0.0.1", port: 6432))
         #expect(config.metricsListen == nil)
         #expect(config.maxClientConnections == 1000)
+        #expect(config.workers == nil)
+        #expect(try ProxyConfiguration.parse(yaml: minimalConfig + "\nworkers: auto", environment: [:]).workers == nil)
+        #expect(try ProxyConfiguration.parse(yaml: minimalConfig + "\nworkers: 1", environment: [:]).workers == 1)
+    }
+
+    @Test func automaticWorkersKeepFourServerConnectionsPerLoop() throws {
+        var config = try ProxyConfiguration.parse(yaml: minimalConfig, environment: [:])
+        #expect(config.services["s"]?.poolSize == 20)
+        #expect(config.eventLoopCount(coreCount: 2) == 2)
+        #expect(config.eventLoopCount(coreCount: 16) == 5, "20 connections, 4 per loop")
+        config.services["small"] = ServiceSettings(name: "small", backend: config.services["s"]!.backend, poolSize: 3)
+        #expect(config.eventLoopCount(coreCount: 16) == 1, "the smallest pool decides")
+        config.workers = 7
+        #expect(config.eventLoopCount(coreCount: 2) == 7, "an explicit value wins")
         #expect(config.admin == AdminSettings(database: "schemaproxy", users: []))
         let service = try #require(config.services["s"])
         #expect(service == ServiceSettings(name: "s", backend: BackendURL(hosts: [HostAndPort(host: "h", port: 5432)],
