@@ -69,6 +69,14 @@ let package = Package(
         .testTarget(name: "ProxyConfigTests", dependencies: ["ProxyConfig"]),
         .testTarget(name: "ConnectionPoolTests", dependencies: ["ConnectionPool"]),
         .testTarget(
+            name: "ProxyServerTests",
+            dependencies: [
+                "ProxyServer",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(
             name: "ProxySessionTests",
             dependencies: ["ProxySession", "PostgresWire", .product(name: "NIOCore", package: "swift-nio")]
         ),

@@ -35,6 +35,7 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
 
     fileprivate var phase: Phase
     private var context: ChannelHandlerContext?
+    private let out = SocketWriter()
     private(set) var service: Service?
     private(set) var server: ServerConnection?
     private(set) var user: String = ""
@@ -128,6 +129,7 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
     }
 
     func channelActive(context: ChannelHandlerContext) {
+        self.out.attach(to: context)
         let timeout = self.runtime.loginTimeout
         if timeout > .zero {
             self.loginTimeout = context.eventLoop.scheduleTask(in: timeout) { [self] in
@@ -205,21 +207,21 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
         switch action {
         case .refuseEncryption:
             writer.buffer.writeInteger(UInt8(ascii: "N"))
-            context.writeAndFlush(self.wrapOutboundOut(writer.buffer), promise: nil)
+            self.send(writer.buffer)
         case .cancel(let key):
             self.runtime.cancelRegistry.cancel(key, runtime: self.runtime)
             self.phase = .closing
             context.close(promise: nil)
         case .negotiateProtocolVersion(let minor, let options):
             writer.writeNegotiateProtocolVersion(newestMinor: minor, unsupportedOptions: options)
-            context.write(self.wrapOutboundOut(writer.buffer), promise: nil)
+            self.out.write(writer.buffer)
         case .requestAuthentication(let request):
             switch request {
             case .md5(let salt): writer.writeAuthenticationMD5Password(salt: (salt[0], salt[1], salt[2], salt[3]))
             case .sasl(let mechanisms): writer.writeAuthenticationSASL(mechanisms: mechanisms)
             case .saslContinue(let data): writer.writeAuthenticationSASLContinue(data)
             }
-            context.writeAndFlush(self.wrapOutboundOut(writer.buffer), promise: nil)
+            self.send(writer.buffer)
         case .authenticated(let user, let database, let startup, let saslFinal):
             if let saslFinal { writer.writeAuthenticationSASLFinal(saslFinal) }
             self.user = user
@@ -253,7 +255,7 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
             self.setPublicState(.admin)
             console.writeGreeting(into: &writer)
             self.loginTimeout?.cancel()
-            self.context?.writeAndFlush(self.wrapOutboundOut(writer.buffer), promise: nil)
+            self.send(writer.buffer)
             return
         }
         guard let service = self.runtime.service(named: self.database) else {
@@ -264,7 +266,7 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
         self.recordsDurations = service.metrics.recordsDurations
         service.clientAttached(self)
         writer.writeAuthenticationOk()
-        self.context?.write(self.wrapOutboundOut(writer.buffer), promise: nil)
+        self.out.write(writer.buffer)
         self.runtime.logger.debug("client logged in", metadata: ["client": "\(self.remoteAddress)", "user": "\(self.user)", "service": "\(service.name)"])
         if service.serverParameters != nil {
             self.finishStartup()
@@ -301,7 +303,7 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
         self.runtime.cancelRegistry.register(self)
         self.phase = .ready
         self.setPublicState(.idle)
-        context.writeAndFlush(self.wrapOutboundOut(writer.buffer), promise: nil)
+        self.send(writer.buffer)
         if self.inbound != nil { self.relayClientMessages() }
     }
 
@@ -652,7 +654,7 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
             case FrontendMessageID.sync:
                 for (name, statement) in prepared { self.preparedStatements[name] = statement }
                 writer.writeReadyForQuery(.idle)
-                context.writeAndFlush(self.wrapOutboundOut(writer.buffer), promise: nil)
+                self.send(writer.buffer)
                 return next.start + next.totalLength
             default:
                 return nil
@@ -960,7 +962,7 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
         for _ in 0..<max(1, self.tracker.pendingSyncPoints) { writer.writeReadyForQuery(.idle) }
         self.tracker.reset()
         self.queryStarted = nil
-        context.writeAndFlush(self.wrapOutboundOut(writer.buffer), promise: nil)
+        self.send(writer.buffer)
     }
 
     // MARK: Relay, server -> client (called by the lent ServerConnection, on our loop)
@@ -1004,10 +1006,10 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
     @inline(__always)
     func relayFromServer(_ buffer: ByteBuffer) {
         guard let context else { return }
-        context.write(self.wrapOutboundOut(buffer), promise: nil)
+        self.out.write(buffer)
         if self.releaseAfterRelay {
             self.releaseAfterRelay = false
-            context.flush()
+            self.out.flush(context: context)
             self.releaseServer()
         } else if !context.channel.isWritable {
             self.server?.setReading(false)
@@ -1016,7 +1018,14 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
 
     @inline(__always)
     func flushToClient() {
-        self.context?.flush()
+        guard let context else { return }
+        self.out.flush(context: context)
+    }
+
+    /// Sends `buffer`, after whatever was written before it, now.
+    private func send(_ buffer: ByteBuffer) {
+        self.out.write(buffer)
+        self.flushToClient()
     }
 
     private func releaseServer() {
@@ -1043,10 +1052,7 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
         }
         if afterError, let context {
             self.phase = .closing
-            let channel = context.channel
-            context.writeAndFlush(self.wrapOutboundOut(context.channel.allocator.buffer(capacity: 0))).whenComplete { _ in
-                channel.close(promise: nil)
-            }
+            self.out.flushAndClose(context: context)
             return
         }
         let name = self.service?.name ?? ""
@@ -1072,7 +1078,7 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
                 var payload = payload
                 let sql = payload.readNullTerminatedString() ?? ""
                 console.execute(sql, into: &writer)
-                context.writeAndFlush(self.wrapOutboundOut(writer.buffer), promise: nil)
+                self.send(writer.buffer)
             case FrontendMessageID.terminate:
                 self.phase = .closing
                 context.close(promise: nil)
@@ -1080,7 +1086,7 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
             default:
                 writer.writeError(.error(.featureNotSupported, "the admin console supports only simple queries"))
                 writer.writeReadyForQuery(.idle)
-                context.writeAndFlush(self.wrapOutboundOut(writer.buffer), promise: nil)
+                self.send(writer.buffer)
             }
         }
     }
@@ -1094,8 +1100,8 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
         self.phase = .closing
         var writer = MessageWriter(buffer: prefix ?? context.channel.allocator.buffer(capacity: 128))
         writer.writeError(error)
-        let channel = context.channel
-        context.writeAndFlush(self.wrapOutboundOut(writer.buffer)).whenComplete { _ in channel.close(promise: nil) }
+        self.out.write(writer.buffer)
+        self.out.flushAndClose(context: context)
     }
 
     /// The client is gone: give back what it held. A server connection in a clean state returns to the

@@ -30,10 +30,10 @@ final class ServerConnection: ChannelInboundHandler, @unchecked Sendable {
     let host: HostAndPort
     let eventLoop: EventLoop
     let loopIndex: Int
-    private(set) var lastUsed = NIODeadline.now()
 
     private var phase: Phase = .connecting
     private var context: ChannelHandlerContext?
+    private let out = SocketWriter()
     private var startup: ServerStartupStateMachine
     private var startupBuffer: ByteBuffer?
     private let startupPromise: EventLoopPromise<Void>
@@ -109,6 +109,7 @@ final class ServerConnection: ChannelInboundHandler, @unchecked Sendable {
     }
 
     func channelActive(context: ChannelHandlerContext) {
+        self.out.attach(to: context)
         self.phase = .startup
         self.run(self.startup.connected(), context: context)
     }
@@ -250,7 +251,8 @@ final class ServerConnection: ChannelInboundHandler, @unchecked Sendable {
             case .saslResponse(let data):
                 writer.writeSASLResponse(data)
             }
-            context.writeAndFlush(self.wrapOutboundOut(writer.buffer), promise: nil)
+            self.out.write(writer.buffer)
+            self.flush()
         case .ready(let parameters, let backendKey):
             self.parameters = parameters
             self.backendKey = backendKey
@@ -274,7 +276,6 @@ final class ServerConnection: ChannelInboundHandler, @unchecked Sendable {
     func lease(to client: ClientConnectionHandler) {
         precondition(self.eventLoop.inEventLoop)
         self.phase = .leased(client)
-        self.lastUsed = .now()
         self.awaitingFirstResult = true
         self.heldPreamble = nil
         self.lastMessageWasError = false
@@ -305,15 +306,9 @@ final class ServerConnection: ChannelInboundHandler, @unchecked Sendable {
     }
 
 
-    /// Back in the pool's idle list (the phase is already `.idle`: set by `detach` or at the end of startup).
-    func parked() {
-        self.lastUsed = .now()
-    }
-
     /// The client is done: detach from it; the pool decides what happens next.
     func detach() {
         if case .leased = self.phase { self.phase = .idle }
-        self.lastUsed = .now()
     }
 
     /// Sends cleanup statements (each its own Query, since DISCARD ALL refuses to run in a transaction
@@ -331,7 +326,8 @@ final class ServerConnection: ChannelInboundHandler, @unchecked Sendable {
         }
         var writer = MessageWriter(buffer: context.channel.allocator.buffer(capacity: 64))
         for statement in statements { writer.writeQuery(statement) }
-        context.writeAndFlush(self.wrapOutboundOut(writer.buffer), promise: nil)
+        self.out.write(writer.buffer)
+        self.flush()
     }
 
     /// A query of the proxy's own ahead of the client's messages; its replies never reach the client.
@@ -340,12 +336,12 @@ final class ServerConnection: ChannelInboundHandler, @unchecked Sendable {
         var writer = MessageWriter(buffer: context.channel.allocator.buffer(capacity: sql.utf8.count + 6))
         writer.writeQuery(sql)
         self.filter.expect(.ownQuery, clientPendingSyncPoints: 0)
-        context.write(self.wrapOutboundOut(writer.buffer), promise: nil)
+        self.out.write(writer.buffer)
     }
 
     @inline(__always)
     func write(_ buffer: ByteBuffer) {
-        self.context?.write(self.wrapOutboundOut(buffer), promise: nil)
+        self.out.write(buffer)
     }
 
     private var reading = true
@@ -359,7 +355,8 @@ final class ServerConnection: ChannelInboundHandler, @unchecked Sendable {
 
     @inline(__always)
     func flush() {
-        self.context?.flush()
+        guard let context else { return }
+        self.out.flush(context: context)
     }
 
     func close() {
@@ -371,7 +368,8 @@ final class ServerConnection: ChannelInboundHandler, @unchecked Sendable {
             if case .idle = self.phase {
                 var writer = MessageWriter(buffer: context.channel.allocator.buffer(capacity: 5))
                 writer.writeTerminate()
-                context.writeAndFlush(self.wrapOutboundOut(writer.buffer), promise: nil)
+                self.out.write(writer.buffer)
+                self.flush()
             }
             context.close(promise: nil)
         }
@@ -410,7 +408,8 @@ extension ServerConnection {
         self.phase = .checking(ServerCheck(promise: promise, timer: timer))
         var writer = MessageWriter(buffer: context.channel.allocator.buffer(capacity: query.utf8.count + 6))
         writer.writeQuery(query)
-        context.writeAndFlush(self.wrapOutboundOut(writer.buffer), promise: nil)
+        self.out.write(writer.buffer)
+        self.flush()
         return promise.futureResult
     }
 

@@ -106,7 +106,7 @@ final class ServicePool: @unchecked Sendable {
         }
         switch result {
         case .parked:
-            server.parked()
+            break  // the pool knows since when it is idle
         case .lease:
             guard let waiter else { return self.release(server, reusable: true) }
             self.hand(server, to: waiter)
@@ -142,8 +142,6 @@ final class ServicePool: @unchecked Sendable {
             if let waiter { self.hand(server, to: waiter) } else { self.release(server, reusable: true) }
         case .closeConnection:
             server.close()
-        case nil:
-            server.parked()
         default:
             break
         }
