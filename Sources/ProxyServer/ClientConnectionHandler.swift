@@ -296,7 +296,8 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
             }
             writer.writeParameterStatus(name: parameter.name, value: value)
         }
-        self.startupSettings = SessionSettings(startupParameters: self.startupMessage.parameters, serverReported: reported)
+        self.startupSettings = service.canonicalSettings(
+            SessionSettings(startupParameters: self.startupMessage.parameters, serverReported: reported))
         self.desiredSettings = self.startupSettings
         writer.writeBackendKeyData(self.proxyKey)
         writer.writeReadyForQuery(.idle)
@@ -821,9 +822,9 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
         if server.appliedSettings != self.desiredSettings {
             for statement in self.desiredSettings.statements(from: server.appliedSettings) {
                 server.writeOwnQuery(statement)
+                self.serverNeedsFlush = true
             }
             server.appliedSettings = self.desiredSettings
-            self.serverNeedsFlush = true
         }
     }
 

@@ -30,6 +30,7 @@ final class Service: @unchecked Sendable {
     /// A removed service whose clients are gone: its pool is closing and it cannot come back.
     private var _isRetired = false
     private var clients: [ObjectIdentifier: ClientConnectionHandler] = [:]
+    private var settingsRegistry: [[String: String]: SessionSettings] = [:]
 
     init(settings: ServiceSettings, mapping: SchemaMapping, loops: [EventLoop], metrics: ServiceMetrics, logger: Logger) {
         self.name = settings.name
@@ -77,6 +78,11 @@ final class Service: @unchecked Sendable {
     }
 
     var connectedClients: [ClientConnectionHandler] { self.lock.withLock { Array(self.clients.values) } }
+
+    /// A client's startup settings, shared with the earlier clients that had the same (see `SessionSettings`).
+    func canonicalSettings(_ settings: SessionSettings) -> SessionSettings {
+        self.lock.withLock { settings.canonical(in: &self.settingsRegistry) }
+    }
 
     // MARK: Reload
 

@@ -157,10 +157,12 @@ public enum SessionCommand: Equatable, Sendable {
         String(decoding: UnsafeRawBufferPointer(rebasing: text[range]), as: UTF8.self)
     }
 
+    private static let advisory = Array("advisory".utf8), lock = Array("lock".utf8)
+
     /// pg_advisory_lock / pg_try_advisory_lock (and their _shared forms) hold the lock for the session;
     /// the _xact_ forms (which do not contain "advisory_lock") are fine.
     private static func mentionsSessionAdvisoryLock(_ text: UnsafeRawBufferPointer) -> Bool {
-        let advisory = Array("advisory".utf8), lock = Array("lock".utf8)
+        let advisory = Self.advisory, lock = Self.lock
         var offset = 0
         // Jump from underscore to underscore (memchr is vectorised), then look around each one.
         while offset < text.count, let hit = memchr(text.baseAddress! + offset, Int32(UInt8(ascii: "_")), text.count - offset) {

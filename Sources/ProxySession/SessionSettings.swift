@@ -1,12 +1,39 @@
+import Synchronization
+
 /// The session settings a client expects in effect on whichever server connection serves it (what it
 /// sent at startup, then what its own `SET`s changed), or the settings a server connection currently
 /// carries on top of its own startup values. Each setting is kept as the statement that establishes it,
 /// so moving a server connection from one client's settings to another's is a few statements.
+///
+/// Transaction pooling compares a client's settings with a server connection's at every lease. Each value
+/// carries an identity that copies keep and every change replaces, so equal identities mean equal
+/// settings and that comparison is usually one integer compare (see ``canonical(in:)``).
 public struct SessionSettings: Equatable, Sendable {
     /// Setting name (lower case) -> statement that establishes it.
-    public private(set) var statements: [String: String] = [:]
+    public private(set) var statements: [String: String] = [:] {
+        didSet { self.identity = Self.newIdentity() }
+    }
+    /// 0 for every value made empty by `init()`; otherwise unique to this value and its unchanged copies.
+    private var identity: UInt64 = 0
+    private static let identities = Atomic<UInt64>(0)
+
+    private static func newIdentity() -> UInt64 {
+        Self.identities.wrappingAdd(1, ordering: .relaxed).newValue
+    }
 
     public init() {}
+
+    public static func == (lhs: SessionSettings, rhs: SessionSettings) -> Bool {
+        lhs.identity == rhs.identity || lhs.statements == rhs.statements
+    }
+
+    /// The value in `registry` equal to this one, so that clients with the same startup settings share one
+    /// identity; this value (added) when there is none yet and the registry has room.
+    public func canonical(in registry: inout [[String: String]: SessionSettings], limit: Int = 256) -> SessionSettings {
+        if let shared = registry[self.statements] { return shared }
+        if registry.count < limit { registry[self.statements] = self }
+        return self
+    }
 
     /// Settings from the client's startup packet: every run-time parameter except the ones that name the
     /// login (user, database, replication), with `options` expanded (`-c name=value`, `--name=value`).
@@ -17,6 +44,8 @@ public struct SessionSettings: Equatable, Sendable {
             if let reported = serverReported[key], Self.loosely(reported) == Self.loosely(value) { continue }
             self.statements[key] = Self.setConfig(key, value)
         }
+        // An initializer's own assignments do not run `didSet`.
+        self.identity = Self.newIdentity()
     }
 
     /// The run-time settings a startup packet asks for, by lower-case name: every parameter except the

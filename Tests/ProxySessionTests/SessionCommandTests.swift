@@ -97,6 +97,41 @@ private func commands(_ sql: String) -> [SessionCommand] {
         #expect(a.statements(from: a) == [])
         #expect(SessionSettings().statements(from: a) == ["RESET \"timezone\"", "RESET \"work_mem\""])
     }
+
+    @Test func equalityFollowsTheStatementsWhateverTheIdentity() {
+        var a = SessionSettings()
+        a.set("work_mem", statement: "SET work_mem = '8MB'")
+        var b = SessionSettings()
+        b.set("work_mem", statement: "SET work_mem = '8MB'")
+        #expect(a == b)  // made apart, equal content
+        var copy = a
+        #expect(copy == a)
+        copy.set("work_mem", statement: "SET work_mem = '16MB'")
+        #expect(copy != a)  // a change is seen although the copy started with a's identity
+        copy.set("work_mem", statement: "SET work_mem = '8MB'")
+        #expect(copy == a)
+        copy.remove("work_mem")
+        #expect(copy == SessionSettings())
+        #expect(copy != a)
+        let fromStartup = SessionSettings(startupParameters: [("statement_timeout", "1234ms")], serverReported: [:])
+        #expect(fromStartup != SessionSettings())
+        #expect(SessionSettings(startupParameters: [], serverReported: [:]) == SessionSettings())
+    }
+
+    @Test func clientsWithTheSameStartupSettingsShareOneValue() {
+        var registry: [[String: String]: SessionSettings] = [:]
+        let first = SessionSettings(startupParameters: [("application_name", "pgbench")], serverReported: [:])
+        let second = SessionSettings(startupParameters: [("application_name", "pgbench")], serverReported: [:])
+        let other = SessionSettings(startupParameters: [("application_name", "psql")], serverReported: [:])
+        let canonicalFirst = first.canonical(in: &registry)
+        #expect(second.canonical(in: &registry) == canonicalFirst)
+        #expect(other.canonical(in: &registry) != canonicalFirst)
+        #expect(registry.count == 2)
+        // A full registry adds nothing more; the value is used as it is.
+        let third = SessionSettings(startupParameters: [("application_name", "x")], serverReported: [:])
+        #expect(third.canonical(in: &registry, limit: 2) == third)
+        #expect(registry.count == 2)
+    }
 }
 
 @Suite struct ServerStatementCacheTests {
