@@ -40,6 +40,11 @@ public final class RewriteStatistics: Sendable {
         }
     }
 
+    func recordRepeatedRewrite() {
+        rewrittenCount.add(1, ordering: .relaxed)
+        cacheHitCount.add(1, ordering: .relaxed)
+    }
+
     func recordCacheMiss() {
         cacheMissCount.add(1, ordering: .relaxed)
     }

@@ -35,9 +35,32 @@ public final class SchemaRewriter: Sendable {
     /// Rewrites one statement text (which may hold several statements separated by `;`).
     /// `sql` is the text exactly as the client sent it, without the trailing NUL.
     public func rewrite(_ sql: UnsafeRawBufferPointer) -> RewriteOutcome {
-        let outcome = outcome(for: sql)
+        var memo: ShapeMemo?
+        return rewrite(sql, memo: &memo)
+    }
+
+    /// The shape of the last statement one caller had rewritten from a template, with that template. A client
+    /// repeats its statements with new literal values (psycopg2, pgbench -M simple): kept per connection, a
+    /// statement of the same shape as the one before is rewritten without a look-up in the shared caches.
+    public struct ShapeMemo: Sendable {
+        /// Weak: a memo must not keep a rewriter of an old mapping (and its caches) alive; once that one is gone,
+        /// the memo matches no rewriter.
+        fileprivate weak var rewriter: SchemaRewriter?
+        fileprivate let key: [UInt8]
+        fileprivate let template: RewriteTemplate
+    }
+
+    /// `rewrite(_:)`, using and updating the caller's own `memo`.
+    public func rewrite(_ sql: UnsafeRawBufferPointer, memo: inout ShapeMemo?) -> RewriteOutcome {
+        let outcome = outcome(for: sql, memo: &memo)
         statistics.record(outcome)
         return outcome
+    }
+
+    /// Counts a statement that this rewriter rewrote before and that the caller sends again as it was rewritten
+    /// then (the same text from the same client): a rewrite, served from a cache.
+    public func countRepeatedRewrite() {
+        statistics.recordRepeatedRewrite()
     }
 
     public func rewrite(_ sql: String) -> RewriteOutcome {
@@ -54,19 +77,31 @@ public final class SchemaRewriter: Sendable {
         return sql
     }
 
-    private func outcome(for sql: UnsafeRawBufferPointer) -> RewriteOutcome {
+    private func outcome(for sql: UnsafeRawBufferPointer, memo: inout ShapeMemo?) -> RewriteOutcome {
         guard !names.isEmpty, prefilter.mayReference(sql) else {
             return .unchanged
+        }
+        // A shape key is about as long as the text: too long for the cache, and the text is not worth scanning.
+        let mayShape = templates.mayHold(keyLength: sql.count)
+        var shape: StatementShape?
+        if let remembered = memo, remembered.rewriter === self, mayShape {
+            shape = LiteralScanner.shape(of: sql)
+            if let shape, shape.key == remembered.key,
+               let outcome = remembered.template.outcome(for: sql, shape: shape, names: names)
+            {
+                statistics.recordCacheHit(literalInsensitive: true)
+                return outcome
+            }
         }
         if let cached = cache.value(for: sql) {
             statistics.recordCacheHit()
             return cached
         }
-        // A shape key is about as long as the text: too long for the cache, and the text is not worth scanning.
-        let shape = templates.mayHold(keyLength: sql.count) ? LiteralScanner.shape(of: sql) : nil
+        if shape == nil, mayShape { shape = LiteralScanner.shape(of: sql) }
         if let shape, let template = shape.key.withUnsafeBytes({ templates.value(for: $0) }),
            let outcome = template.outcome(for: sql, shape: shape, names: names)
         {
+            memo = ShapeMemo(rewriter: self, key: shape.key, template: template)
             statistics.recordCacheHit(literalInsensitive: true)
             return outcome
         }
@@ -79,6 +114,7 @@ public final class SchemaRewriter: Sendable {
            )
         {
             shape.key.withUnsafeBytes { templates.insert(template, for: $0, valueBytes: template.byteCount) }
+            memo = ShapeMemo(rewriter: self, key: shape.key, template: template)
         }
         return analysis.outcome
     }

@@ -71,9 +71,45 @@ struct LiteralInsensitiveCacheTests {
         let rewriter = SchemaRewriter(mapping: TestMapping.mapping)
         _ = rewriter.rewrite(first)
         let warm = rewriter.rewrite(second)
-        #expect(SchemaRewriterTests.describe(warm) == SchemaRewriterTests.describe(Self.cold.rewrite(second)))
+        let cold = SchemaRewriterTests.describe(Self.cold.rewrite(second))
+        #expect(SchemaRewriterTests.describe(warm) == cold)
         #expect(rewriter.statistics.literalInsensitiveHits == (servedFromTemplate ? 1 : 0))
         #expect(rewriter.statistics.cacheHits + rewriter.statistics.cacheMisses == 2)
+
+        // The same through a connection's shape memo, which skips the shared caches when the shape repeats.
+        let memoized = SchemaRewriter(mapping: TestMapping.mapping)
+        var memo: SchemaRewriter.ShapeMemo?
+        _ = Self.rewrite(first, with: memoized, memo: &memo)
+        #expect(SchemaRewriterTests.describe(Self.rewrite(second, with: memoized, memo: &memo)) == cold)
+        #expect(memoized.statistics.literalInsensitiveHits == (servedFromTemplate ? 1 : 0))
+    }
+
+    static func rewrite(_ sql: String, with rewriter: SchemaRewriter, memo: inout SchemaRewriter.ShapeMemo?) -> RewriteOutcome {
+        var sql = sql
+        return sql.withUTF8 { rewriter.rewrite(UnsafeRawBufferPointer($0), memo: &memo) }
+    }
+
+    @Test("a shape memo serves only the rewriter that made it")
+    func memoBelongsToItsRewriter() throws {
+        let first = "SELECT abalance FROM pgbench_accounts WHERE aid = 42"
+        let second = "SELECT abalance FROM pgbench_accounts WHERE aid = 7"
+        var memo: SchemaRewriter.ShapeMemo?
+        var old: SchemaRewriter? = SchemaRewriter(mapping: TestMapping.mapping)
+        _ = Self.rewrite(first, with: old!, memo: &memo)
+        #expect(memo != nil)
+        // A reload's new mapping routes the table elsewhere: the old template must not be used.
+        let moved = SchemaRewriter(mapping: try SchemaMapping(schemas: ["elsewhere": ["pgbench_accounts"]]))
+        let outcome = Self.rewrite(second, with: moved, memo: &memo)
+        #expect(SchemaRewriterTests.describe(outcome) == "rewritten: SELECT abalance FROM elsewhere.pgbench_accounts WHERE aid = 7")
+        #expect(moved.statistics.cacheMisses == 1)
+        // Nor once its rewriter is gone (a new one may be allocated where it was).
+        var stale: SchemaRewriter.ShapeMemo?
+        _ = Self.rewrite(first, with: old!, memo: &stale)
+        old = nil
+        let fresh = SchemaRewriter(mapping: try SchemaMapping(schemas: ["elsewhere": ["pgbench_accounts"]]))
+        _ = Self.rewrite(second, with: fresh, memo: &stale)
+        #expect(fresh.statistics.cacheMisses == 1)
+        #expect(fresh.statistics.literalInsensitiveHits == 0)
     }
 
     @Test("a literal-insensitive hit counts as a cache hit; texts without literals still use the exact cache")
