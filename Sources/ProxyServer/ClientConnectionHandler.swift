@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import ConnectionPool
 import ProxyConfig
 import Logging
@@ -84,6 +89,12 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
     /// Settings from the startup packet, and those plus the client's own SETs since.
     private var startupSettings = SessionSettings()
     private var desiredSettings = SessionSettings()
+    /// The client's last rewritten Query or Parse, as it came and as it went. Drivers send one statement again
+    /// and again (the extended protocol's Parse of every query): a repeat is one comparison, not a rewrite.
+    /// Its buffers are reused for the next rewrite (they are ours alone again once the bytes went out).
+    private var lastRewrite: RepeatedStatement?
+    /// The shape of the client's last statement rewritten from a template (see `SchemaRewriter.ShapeMemo`).
+    private var shapeMemo: SchemaRewriter.ShapeMemo?
 
     init(runtime: ProxyRuntime, eventLoop: EventLoop, loopIndex: Int, remoteAddress: String) {
         self.runtime = runtime
@@ -358,9 +369,10 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
                 }
                 // Read per statement: a reload's mapping change applies to the next statement.
                 var replacement: ByteBuffer?
-                if handling == .notMine, let text, let rewriter = self.service?.activeRewriter,
-                   let newText = self.rewritten(text, in: buffer, with: rewriter) {
-                    replacement = self.replacing(text, of: frame, in: buffer, with: newText)
+                if handling == .notMine, let text, let rewriter = self.service?.activeRewriter {
+                    replacement = self.rewrittenMessage(frame, text: text, in: buffer, with: rewriter)
+                }
+                if replacement != nil {
                     self.emit(buffer, from: runStart, to: frame.start)
                     self.emitOwned(replacement!)
                     runStart = frame.start + frame.totalLength
@@ -505,8 +517,34 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
 
     /// The statement text with table names rewritten; nil when it stays as it is.
     private func rewritten(_ text: Range<Int>, in buffer: ByteBuffer, with rewriter: SchemaRewriter) -> [UInt8]? {
-        guard case .rewritten(let newText) = Self.withBytes(of: text, in: buffer, { rewriter.rewrite($0) }) else { return nil }
+        let outcome = Self.withBytes(of: text, in: buffer) { rewriter.rewrite($0, memo: &self.shapeMemo) }
+        guard case .rewritten(let newText) = outcome else { return nil }
         return newText
+    }
+
+    /// The Query or Parse message `frame` with its statement text rewritten; nil when it stays as it is.
+    private func rewrittenMessage(_ frame: Frame, text: Range<Int>, in buffer: ByteBuffer, with rewriter: SchemaRewriter) -> ByteBuffer? {
+        let message = frame.start..<(frame.start + frame.totalLength)
+        if let last = self.lastRewrite, last.rewriter === rewriter, last.received.readableBytes == message.count,
+           Self.withBytes(of: message, in: buffer, { received in
+               last.received.withUnsafeReadableBytes { memcmp($0.baseAddress!, received.baseAddress!, message.count) == 0 }
+           }) {
+            rewriter.countRepeatedRewrite()
+            return last.sent
+        }
+        guard let newText = self.rewritten(text, in: buffer, with: rewriter) else { return nil }
+        guard message.count <= 4096 else { return self.replacing(text, of: frame, in: buffer, with: newText) }
+        let allocator = self.context!.channel.allocator
+        var memo = self.lastRewrite ?? RepeatedStatement(received: allocator.buffer(capacity: 256), sent: allocator.buffer(capacity: 256))
+        self.lastRewrite = nil  // so that clear() below finds the buffers unshared and keeps their storage
+        memo.rewriter = rewriter
+        memo.received.clear()
+        // A copy: a slice would pin the buffer the read arrived in.
+        memo.received.writeImmutableBuffer(buffer.getSlice(at: frame.start, length: message.count)!)
+        memo.sent.clear()
+        self.replacing(text, of: frame, in: buffer, with: newText, into: &memo.sent)
+        self.lastRewrite = memo
+        return memo.sent
     }
 
     /// The bytes at absolute indices `range` of `buffer`, without copying them.
@@ -518,7 +556,14 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
 
     /// The Query or Parse message `frame` with its text replaced.
     private func replacing(_ text: Range<Int>, of frame: Frame, in buffer: ByteBuffer, with newText: [UInt8]) -> ByteBuffer {
-        var writer = MessageWriter(buffer: self.context!.channel.allocator.buffer(capacity: frame.totalLength + newText.count + 16))
+        var message = self.context!.channel.allocator.buffer(capacity: frame.totalLength + newText.count + 16)
+        self.replacing(text, of: frame, in: buffer, with: newText, into: &message)
+        return message
+    }
+
+    private func replacing(_ text: Range<Int>, of frame: Frame, in buffer: ByteBuffer, with newText: [UInt8], into message: inout ByteBuffer) {
+        var writer = MessageWriter(buffer: message)
+        message = ByteBuffer()  // the writer holds the only reference while it writes
         writer.writeMessage(frame.id) { out in
             if frame.id == FrontendMessageID.parse {
                 out.writeImmutableBuffer(buffer.getSlice(at: frame.payloadStart, length: text.lowerBound - frame.payloadStart)!)
@@ -527,7 +572,7 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
             // The NUL and, for Parse, the parameter type OIDs.
             out.writeImmutableBuffer(buffer.getSlice(at: text.upperBound, length: frame.start + frame.totalLength - text.upperBound)!)
         }
-        return writer.buffer
+        message = writer.buffer
     }
 
     // MARK: Transaction pooling: the client's session across server connections
@@ -1151,6 +1196,14 @@ extension ClientConnectionHandler {
             break
         }
     }
+}
+
+/// A client's last rewritten message: by which rewriter (weak: not to keep an old mapping's alive), as it came,
+/// as it went.
+struct RepeatedStatement {
+    weak var rewriter: SchemaRewriter?
+    var received: ByteBuffer
+    var sent: ByteBuffer
 }
 
 /// A named prepared statement of one client: the proxy's number for it and the Parse that creates it

@@ -33,6 +33,8 @@ final class SocketWriter: @unchecked Sendable {  // used on its channel's event 
     private var descriptor: CInt?
     private var gathered: ByteBuffer?
     private var moreGathered: [ByteBuffer] = []
+    /// Where several gathered pieces are joined; kept, so joining allocates only while NIO holds the last one.
+    private var joined: ByteBuffer?
     /// Writes handed to NIO that it has not reported done.
     private var writesQueuedInNIO = 0
 
@@ -61,11 +63,13 @@ final class SocketWriter: @unchecked Sendable {  // used on its channel's event 
         self.gathered = nil
         if !self.moreGathered.isEmpty {
             // Several pieces (a rewritten statement between untouched runs): one buffer, one send(2).
-            var joined = context.channel.allocator.buffer(
-                capacity: self.moreGathered.reduce(bytes.readableBytes) { $0 + $1.readableBytes })
+            var joined = self.joined ?? context.channel.allocator.buffer(capacity: 512)
+            self.joined = nil  // not shared while it is written to, so clear() keeps its storage
+            joined.clear()
             joined.writeImmutableBuffer(bytes)
             for piece in self.moreGathered { joined.writeImmutableBuffer(piece) }
             self.moreGathered.removeAll(keepingCapacity: true)
+            if joined.capacity <= 65_536 { self.joined = joined }  // a huge statement's buffer is not kept
             bytes = joined
         }
         if self.writesQueuedInNIO == 0, let descriptor = self.descriptor, context.channel.isActive {
