@@ -99,6 +99,38 @@ def test_sighup_reload_applies_mapping_and_keeps_clients(proxy):
     held.close()
 
 
+def test_reloaded_mapping_applies_to_a_statement_the_client_repeats(proxy, pg):
+    """A client that sends the same statement again and again (each a Parse of the same text, as drivers do)
+    gets it rewritten with the mapping in force when it is sent, not as it was rewritten the time before."""
+    with pg.super_conn("heal7") as c:
+        for schema in ("saju_service", "dream_service"):
+            c.execute(f"CREATE TABLE {schema}.memo_probe (v text)")
+            c.execute(f"INSERT INTO {schema}.memo_probe VALUES (%s)", [schema])
+            c.execute(f"GRANT SELECT ON {schema}.memo_probe TO heal7_app")
+    px = proxy()
+    cfg = px.config
+    cfg["services"]["saju_service"]["schemas"] = {"saju_service": ["memo_probe"]}
+    px.reload(cfg)
+    # Parameters: the extended protocol. Never prepared by psycopg, so the same unnamed Parse each time.
+    held = px.connect(prepare_threshold=None)
+    query = "SELECT v FROM memo_probe WHERE %s"
+
+    def probe():
+        try:
+            return held.execute(query, [True]).fetchone()[0]
+        except psycopg.errors.UndefinedTable:
+            return None
+    wait_until(lambda: probe() == "saju_service", 10, interval=0.1, what="the first mapping")
+    for _ in range(20):
+        assert probe() == "saju_service"
+    cfg["services"]["saju_service"]["schemas"] = {"dream_service": ["memo_probe"]}
+    px.reload(cfg)
+    wait_until(lambda: probe() == "dream_service", 10, interval=0.1, what="the reloaded mapping")
+    for _ in range(20):
+        assert probe() == "dream_service"
+    held.close()
+
+
 def test_sigterm_lets_open_transaction_finish(proxy, pg):
     px = proxy(top_extra={"shutdown_timeout": "10s"})
     c = px.connect(autocommit=False)
