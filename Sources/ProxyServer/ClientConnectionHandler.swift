@@ -525,19 +525,20 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
     /// The Query or Parse message `frame` with its statement text rewritten; nil when it stays as it is.
     private func rewrittenMessage(_ frame: Frame, text: Range<Int>, in buffer: ByteBuffer, with rewriter: SchemaRewriter) -> ByteBuffer? {
         let message = frame.start..<(frame.start + frame.totalLength)
-        if let last = self.lastRewrite, last.rewriter === rewriter, last.received.readableBytes == message.count,
+        if self.lastRewrite?.rewriter == rewriter.identity, self.lastRewrite!.received.readableBytes == message.count,
            Self.withBytes(of: message, in: buffer, { received in
-               last.received.withUnsafeReadableBytes { memcmp($0.baseAddress!, received.baseAddress!, message.count) == 0 }
+               self.lastRewrite!.received.withUnsafeReadableBytes { memcmp($0.baseAddress!, received.baseAddress!, message.count) == 0 }
            }) {
             rewriter.countRepeatedRewrite()
-            return last.sent
+            return self.lastRewrite!.sent
         }
         guard let newText = self.rewritten(text, in: buffer, with: rewriter) else { return nil }
         guard message.count <= 4096 else { return self.replacing(text, of: frame, in: buffer, with: newText) }
         let allocator = self.context!.channel.allocator
-        var memo = self.lastRewrite ?? RepeatedStatement(received: allocator.buffer(capacity: 256), sent: allocator.buffer(capacity: 256))
+        var memo = self.lastRewrite
+            ?? RepeatedStatement(rewriter: 0, received: allocator.buffer(capacity: 256), sent: allocator.buffer(capacity: 256))
         self.lastRewrite = nil  // so that clear() below finds the buffers unshared and keeps their storage
-        memo.rewriter = rewriter
+        memo.rewriter = rewriter.identity
         memo.received.clear()
         // A copy: a slice would pin the buffer the read arrived in.
         memo.received.writeImmutableBuffer(buffer.getSlice(at: frame.start, length: message.count)!)
@@ -1198,10 +1199,10 @@ extension ClientConnectionHandler {
     }
 }
 
-/// A client's last rewritten message: by which rewriter (weak: not to keep an old mapping's alive), as it came,
-/// as it went.
+/// A client's last rewritten message: by which rewriter (its `identity`: a reference would keep an old mapping's
+/// alive, and count references on an object every thread shares), as it came, as it went.
 struct RepeatedStatement {
-    weak var rewriter: SchemaRewriter?
+    var rewriter: UInt64
     var received: ByteBuffer
     var sent: ByteBuffer
 }

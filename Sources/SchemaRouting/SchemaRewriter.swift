@@ -1,3 +1,5 @@
+import Synchronization
+
 /// Qualifies unqualified references to mapped tables in SQL statement texts: `SELECT * FROM users` becomes
 /// `SELECT * FROM shared_common.users` when the mapping routes `users` to `shared_common`.
 ///
@@ -7,6 +9,11 @@
 /// the parser rejects are reported as `.parseError` and must be forwarded unchanged.
 public final class SchemaRewriter: Sendable {
     public let mapping: SchemaMapping
+    /// Unique in the process and never reused (an object's address can be): what a caller's memo of an earlier
+    /// rewrite is tied to. Comparing it costs nothing, where a weak or strong reference to a rewriter that every
+    /// connection shares would be reference counting on one object from every thread.
+    public let identity: UInt64
+    private static let identities = Atomic<UInt64>(0)
     public let statistics: RewriteStatistics
     private let names: MappedNameTable
     private let prefilter: NamePrefilter
@@ -25,6 +32,7 @@ public final class SchemaRewriter: Sendable {
         statistics: RewriteStatistics = RewriteStatistics()
     ) {
         self.mapping = mapping
+        identity = Self.identities.wrappingAdd(1, ordering: .relaxed).newValue
         self.statistics = statistics
         names = MappedNameTable(mapping)
         prefilter = NamePrefilter(names: names.tableNames)
@@ -43,9 +51,8 @@ public final class SchemaRewriter: Sendable {
     /// repeats its statements with new literal values (psycopg2, pgbench -M simple): kept per connection, a
     /// statement of the same shape as the one before is rewritten without a look-up in the shared caches.
     public struct ShapeMemo: Sendable {
-        /// Weak: a memo must not keep a rewriter of an old mapping (and its caches) alive; once that one is gone,
-        /// the memo matches no rewriter.
-        fileprivate weak var rewriter: SchemaRewriter?
+        /// The rewriter's `identity` (not a reference: a memo must not keep an old mapping's rewriter alive).
+        fileprivate let rewriter: UInt64
         fileprivate let key: [UInt8]
         fileprivate let template: RewriteTemplate
     }
@@ -84,10 +91,10 @@ public final class SchemaRewriter: Sendable {
         // A shape key is about as long as the text: too long for the cache, and the text is not worth scanning.
         let mayShape = templates.mayHold(keyLength: sql.count)
         var shape: StatementShape?
-        if let remembered = memo, remembered.rewriter === self, mayShape {
+        if memo?.rewriter == identity, mayShape {
             shape = LiteralScanner.shape(of: sql)
-            if let shape, shape.key == remembered.key,
-               let outcome = remembered.template.outcome(for: sql, shape: shape, names: names)
+            if let shape, shape.key == memo!.key,
+               let outcome = memo!.template.outcome(for: sql, shape: shape, names: names)
             {
                 statistics.recordCacheHit(literalInsensitive: true)
                 return outcome
@@ -101,7 +108,7 @@ public final class SchemaRewriter: Sendable {
         if let shape, let template = shape.key.withUnsafeBytes({ templates.value(for: $0) }),
            let outcome = template.outcome(for: sql, shape: shape, names: names)
         {
-            memo = ShapeMemo(rewriter: self, key: shape.key, template: template)
+            memo = ShapeMemo(rewriter: identity, key: shape.key, template: template)
             statistics.recordCacheHit(literalInsensitive: true)
             return outcome
         }
@@ -114,7 +121,7 @@ public final class SchemaRewriter: Sendable {
            )
         {
             shape.key.withUnsafeBytes { templates.insert(template, for: $0, valueBytes: template.byteCount) }
-            memo = ShapeMemo(rewriter: self, key: shape.key, template: template)
+            memo = ShapeMemo(rewriter: identity, key: shape.key, template: template)
         }
         return analysis.outcome
     }
