@@ -525,12 +525,10 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
     /// The Query or Parse message `frame` with its statement text rewritten; nil when it stays as it is.
     private func rewrittenMessage(_ frame: Frame, text: Range<Int>, in buffer: ByteBuffer, with rewriter: SchemaRewriter) -> ByteBuffer? {
         let message = frame.start..<(frame.start + frame.totalLength)
-        if self.lastRewrite?.rewriter == rewriter.identity, self.lastRewrite!.received.readableBytes == message.count,
-           Self.withBytes(of: message, in: buffer, { received in
-               self.lastRewrite!.received.withUnsafeReadableBytes { memcmp($0.baseAddress!, received.baseAddress!, message.count) == 0 }
-           }) {
+        if let last = self.lastRewrite, last.rewriter == rewriter.identity,
+           Self.withBytes(of: message, in: buffer, { last.came(as: $0) }) {
             rewriter.countRepeatedRewrite()
-            return self.lastRewrite!.sent
+            return last.sent
         }
         guard let newText = self.rewritten(text, in: buffer, with: rewriter) else { return nil }
         guard message.count <= 4096 else { return self.replacing(text, of: frame, in: buffer, with: newText) }
@@ -1071,8 +1069,8 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
 
     /// Sends `buffer`, after whatever was written before it, now.
     private func send(_ buffer: ByteBuffer) {
-        self.out.write(buffer)
-        self.flushToClient()
+        guard let context else { return }
+        self.out.send(buffer, context: context)
     }
 
     private func releaseServer() {
@@ -1205,6 +1203,11 @@ struct RepeatedStatement {
     var rewriter: UInt64
     var received: ByteBuffer
     var sent: ByteBuffer
+
+    func came(as message: UnsafeRawBufferPointer) -> Bool {
+        self.received.readableBytes == message.count
+            && self.received.withUnsafeReadableBytes { memcmp($0.baseAddress!, message.baseAddress!, message.count) == 0 }
+    }
 }
 
 /// A named prepared statement of one client: the proxy's number for it and the Parse that creates it

@@ -251,8 +251,7 @@ final class ServerConnection: ChannelInboundHandler, @unchecked Sendable {
             case .saslResponse(let data):
                 writer.writeSASLResponse(data)
             }
-            self.out.write(writer.buffer)
-            self.flush()
+            self.out.send(writer.buffer, context: context)
         case .ready(let parameters, let backendKey):
             self.parameters = parameters
             self.backendKey = backendKey
@@ -326,8 +325,7 @@ final class ServerConnection: ChannelInboundHandler, @unchecked Sendable {
         }
         var writer = MessageWriter(buffer: context.channel.allocator.buffer(capacity: 64))
         for statement in statements { writer.writeQuery(statement) }
-        self.out.write(writer.buffer)
-        self.flush()
+        self.out.send(writer.buffer, context: context)
     }
 
     /// A query of the proxy's own ahead of the client's messages; its replies never reach the client.
@@ -368,8 +366,7 @@ final class ServerConnection: ChannelInboundHandler, @unchecked Sendable {
             if case .idle = self.phase {
                 var writer = MessageWriter(buffer: context.channel.allocator.buffer(capacity: 5))
                 writer.writeTerminate()
-                self.out.write(writer.buffer)
-                self.flush()
+                self.out.send(writer.buffer, context: context)
             }
             context.close(promise: nil)
         }
@@ -408,8 +405,7 @@ extension ServerConnection {
         self.phase = .checking(ServerCheck(promise: promise, timer: timer))
         var writer = MessageWriter(buffer: context.channel.allocator.buffer(capacity: query.utf8.count + 6))
         writer.writeQuery(query)
-        self.out.write(writer.buffer)
-        self.flush()
+        self.out.send(writer.buffer, context: context)
         return promise.futureResult
     }
 

@@ -84,6 +84,13 @@ final class SocketWriter: @unchecked Sendable {  // used on its channel's event 
         return promise.futureResult
     }
 
+    /// `write` and `flush`: sends `buffer`, after whatever was gathered before it, now.
+    @discardableResult
+    func send(_ buffer: ByteBuffer, context: ChannelHandlerContext) -> EventLoopFuture<Void>? {
+        self.write(buffer)
+        return self.flush(context: context)
+    }
+
     /// Sends what was gathered, then closes the channel.
     func flushAndClose(context: ChannelHandlerContext) {
         let channel = context.channel
