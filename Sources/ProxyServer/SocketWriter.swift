@@ -17,8 +17,8 @@ private func systemSend(_ descriptor: CInt, _ bytes: UnsafeRawPointer?, _ count:
 
 /// Everything a handler sends on its channel goes through one of these. Bytes are gathered until `flush`,
 /// then handed to the kernel with one send(2) on the socket NIO owns, skipping NIO's outbound pipeline and
-/// pending-writes queue: on the relay's hot path that machinery cost more user-space CPU per transaction than
-/// everything else the proxy does (benchmarks/pgbench_compare.md, "Writing past NIO").
+/// pending-writes queue, a good part of the relay's user-space CPU per transaction (benchmarks/pgbench_compare.md,
+/// "Session 3: writing past NIO").
 ///
 /// Whatever the kernel does not take at once (a full socket buffer, an error) goes to NIO, which then owns the
 /// order of this channel's bytes: until it reports all of it written, later flushes go through NIO as well.
