@@ -46,8 +46,6 @@ final class SocketWriter: @unchecked Sendable {  // used on its channel's event 
         ) { $0 }
     }
 
-    var hasGatheredBytes: Bool { self.gathered != nil }
-
     @inline(__always)
     func write(_ buffer: ByteBuffer) {
         guard buffer.readableBytes > 0 else { return }

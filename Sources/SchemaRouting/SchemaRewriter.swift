@@ -91,8 +91,10 @@ public final class SchemaRewriter: Sendable {
         // A shape key is about as long as the text: too long for the cache, and the text is not worth scanning.
         let mayShape = templates.mayHold(keyLength: sql.count)
         var shape: StatementShape?
+        var scanned = false
         if memo?.rewriter == identity, mayShape {
             shape = LiteralScanner.shape(of: sql)
+            scanned = true
             if let shape, shape.key == memo!.key,
                let outcome = memo!.template.outcome(for: sql, shape: shape, names: names)
             {
@@ -104,7 +106,7 @@ public final class SchemaRewriter: Sendable {
             statistics.recordCacheHit()
             return cached
         }
-        if shape == nil, mayShape { shape = LiteralScanner.shape(of: sql) }
+        if !scanned, mayShape { shape = LiteralScanner.shape(of: sql) }
         if let shape, let template = shape.key.withUnsafeBytes({ templates.value(for: $0) }),
            let outcome = template.outcome(for: sql, shape: shape, names: names)
         {
