@@ -89,11 +89,18 @@ final class SocketWriter: @unchecked Sendable {  // used on its channel's event 
         return self.flush(context: context)
     }
 
-    /// Sends what was gathered, then closes the channel.
+    /// Sends what was gathered, then closes the channel once every byte written before has gone out.
     func flushAndClose(context: ChannelHandlerContext) {
         let channel = context.channel
-        if let queued = self.flush(context: context) {
-            queued.whenComplete { _ in channel.close(promise: nil) }
+        var last = self.flush(context: context)
+        if last == nil, self.writesQueuedInNIO > 0 {
+            // Nothing new, but NIO still holds earlier bytes: an empty write completes after them.
+            let promise = context.eventLoop.makePromise(of: Void.self)
+            context.writeAndFlush(NIOAny(channel.allocator.buffer(capacity: 0)), promise: promise)
+            last = promise.futureResult
+        }
+        if let last {
+            last.whenComplete { _ in channel.close(promise: nil) }
         } else {
             channel.close(promise: nil)
         }

@@ -105,6 +105,17 @@ import Testing
         #expect(String(decoding: pair.receive(atMost: 5), as: UTF8.self) == "again")
     }
 
+    @Test func closingWaitsForWhatNIOStillHolds() throws {
+        let pair = try makePair(sendBuffer: 4096)
+        defer { try? pair.close() }
+        let big = 1 << 20
+        #expect(try !pair.send(bytes: big).direct)
+        // Nothing new gathered, but NIO holds most of the megabyte: the close must come after it.
+        try pair.channel.eventLoop.submit { pair.handler.writer.flushAndClose(context: pair.handler.context!) }.wait()
+        let received = pair.receive(atMost: big + 1)
+        #expect(received.count == big)
+    }
+
     @Test func aClosedChannelsDescriptorIsNeverWritten() throws {
         let pair = try makePair()
         defer { try? pair.close() }
