@@ -6,7 +6,8 @@ import Synchronization
 ///
 /// Every `rewrite` call counts once under its result. A cache hit or miss is only counted for statements that pass
 /// the prefilter (those that the prefilter rules out never reach the cache). A hit is either the exact text or a text
-/// of the same shape with other literal values; a miss is a parse.
+/// of the same shape with other literal values; a miss is a parse. A statement a caller sends again as rewritten
+/// before (`SchemaRewriter.countRepeatedRewrite`) counts as rewritten and as a hit.
 public final class RewriteStatistics: Sendable {
     private let rewrittenCount = Atomic<Int>(0)
     private let unchangedCount = Atomic<Int>(0)

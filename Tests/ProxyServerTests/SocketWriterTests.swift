@@ -23,21 +23,21 @@ import Testing
         let peer: CInt
         let group: MultiThreadedEventLoopGroup
 
-        /// Writes `chunks` and flushes once, on the channel's loop; true when the kernel took everything at once.
-        func send(_ chunks: [String]) throws -> (direct: Bool, queued: EventLoopFuture<Void>?) {
+        /// Writes `pieces` and flushes once, on the channel's loop; `direct` when the kernel took everything at once.
+        func send(_ pieces: [ByteBuffer]) throws -> (direct: Bool, queued: EventLoopFuture<Void>?) {
             try self.channel.eventLoop.submit {
-                for chunk in chunks { self.handler.writer.write(ByteBuffer(string: chunk)) }
+                for piece in pieces { self.handler.writer.write(piece) }
                 let queued = self.handler.writer.flush(context: self.handler.context!)
                 return (queued == nil, queued)
             }.wait()
         }
 
+        func send(_ chunks: [String]) throws -> (direct: Bool, queued: EventLoopFuture<Void>?) {
+            try self.send(chunks.map { ByteBuffer(string: $0) })
+        }
+
         func send(bytes count: Int) throws -> (direct: Bool, queued: EventLoopFuture<Void>?) {
-            try self.channel.eventLoop.submit {
-                self.handler.writer.write(ByteBuffer(repeating: UInt8(ascii: "x"), count: count))
-                let queued = self.handler.writer.flush(context: self.handler.context!)
-                return (queued == nil, queued)
-            }.wait()
+            try self.send([ByteBuffer(repeating: UInt8(ascii: "x"), count: count)])
         }
 
         /// Everything the peer can read within `seconds` of the last byte, up to `limit`.
