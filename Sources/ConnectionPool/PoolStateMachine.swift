@@ -311,8 +311,18 @@ public struct PoolStateMachine: Sendable {
     }
 
     /// Connections made before this call retire: idle ones at the next tick, leased ones when released.
-    public mutating func retireAllConnections() {
+    /// A reload changed the backend: connections of the old generation are closed now when idle (none of them is
+    /// lent again), when released if leased, and as soon as they open if still connecting.
+    public mutating func retireAllConnections() -> [PoolAction] {
         self.generation += 1
+        var actions: [PoolAction] = []
+        for id in self.idle {
+            self.connections[id]!.state = .closing
+            self.closingCount += 1
+            actions.append(.closeConnection(id))
+        }
+        self.idle.removeAll()
+        return actions
     }
 
     /// Stops the pool: waiters fail, idle connections close now, leased ones when released.

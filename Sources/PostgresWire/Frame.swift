@@ -31,11 +31,12 @@ public enum FrameError: Error, Equatable, CustomStringConvertible {
 
 extension ByteBuffer {
     /// Looks at the complete frame starting at the reader index without consuming anything.
-    /// Returns nil while the frame is not complete; throws for a length PostgreSQL would reject.
+    /// Returns nil while the frame is not complete; throws for a length PostgreSQL would reject, or one above
+    /// `maximumLength`, as soon as the header is there.
     @inlinable
-    public func peekFrame(at index: Int) throws(FrameError) -> Frame? {
+    public func peekFrame(at index: Int, maximumLength: Int = ProtocolLimits.maxMessageLength) throws(FrameError) -> Frame? {
         guard let (id, length) = self.getMultipleIntegers(at: index, as: (UInt8, UInt32).self) else { return nil }
-        guard length >= 4, length <= ProtocolLimits.maxMessageLength else {
+        guard length >= 4, length <= maximumLength else {
             throw .invalidLength(messageID: id, length: Int(length))
         }
         let total = Int(length) + 1

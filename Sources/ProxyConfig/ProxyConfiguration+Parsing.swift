@@ -2,7 +2,8 @@ import Yams
 
 extension ProxyConfiguration {
     static let topLevelKeys = [
-        "listen", "metrics_listen", "shutdown_timeout", "max_client_connections", "workers", "login_timeout",
+        "listen", "metrics_listen", "shutdown_timeout", "max_client_connections", "max_pending_logins", "workers",
+        "login_timeout",
         "log_level", "admin", "auth", "defaults", "services",
     ]
     static let serviceOnlyKeys = ["backend", "search_path", "schemas"]
@@ -35,6 +36,9 @@ extension ProxyConfiguration {
         }
         if let node = top["max_client_connections"] {
             config.maxClientConnections = try reader.integer(node, path: "max_client_connections", minimum: 1)
+        }
+        if let node = top["max_pending_logins"] {
+            config.maxPendingLogins = try reader.integer(node, path: "max_pending_logins", minimum: 1)
         }
         if let node = top["workers"] {
             config.workers = node.scalar?.string == "auto" ? nil : try reader.integer(node, path: "workers", minimum: 1)

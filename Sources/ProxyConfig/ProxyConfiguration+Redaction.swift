@@ -23,6 +23,7 @@ extension ProxyConfiguration {
             ("metrics_listen", metricsListen?.description ?? ""),
             ("shutdown_timeout", ConfigDuration.format(shutdownTimeout)),
             ("max_client_connections", String(maxClientConnections)),
+            ("max_pending_logins", String(maxPendingLogins)),
             ("workers", workers.map(String.init) ?? "auto"),
             ("login_timeout", ConfigDuration.format(loginTimeout)),
             ("log_level", logLevel.rawValue),

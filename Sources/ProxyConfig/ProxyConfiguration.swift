@@ -3,7 +3,8 @@ import Foundation
 /// The whole proxy configuration, read from the YAML file described in PRODUCT.md and conf/README.md.
 ///
 /// Top-level keys and their defaults (in brackets): `listen` [127.0.0.1:6432], `metrics_listen` [none: no metrics
-/// endpoint], `shutdown_timeout` [30s], `max_client_connections` [1000], `workers` [auto] (event-loop threads, see ``eventLoopCount(coreCount:)``),
+/// endpoint], `shutdown_timeout` [30s], `max_client_connections` [1000],
+/// `max_pending_logins` [1000], `workers` [auto] (event-loop threads, see ``eventLoopCount(coreCount:)``),
 /// `login_timeout` [15s] (a client must finish startup and authentication within it; 0 = no limit), `log_level`
 /// [info], `admin`, `auth` (required), `defaults`, `services` (required, at least one). Services inherit every
 /// `defaults` key they do not set; see ``ServiceSettings``.
@@ -18,6 +19,9 @@ public struct ProxyConfiguration: Sendable, Equatable {
     public var shutdownTimeout: Duration
     /// `max_client_connections`: more clients are refused with `53300`.
     public var maxClientConnections: Int
+    /// `max_pending_logins`: connections still in startup or authentication; more are refused with `53300` at once,
+    /// before they cost more than a socket. Separate from `max_client_connections`, which counts logged-in clients.
+    public var maxPendingLogins: Int
     /// `workers`: event-loop threads; nil (`auto`, the default) lets ``eventLoopCount(coreCount:)`` choose.
     public var workers: Int?
 
@@ -46,7 +50,8 @@ public struct ProxyConfiguration: Sendable, Equatable {
 
     public init(
         listen: HostAndPort = HostAndPort(host: "127.0.0.1", port: 6432), metricsListen: HostAndPort? = nil,
-        shutdownTimeout: Duration = .seconds(30), maxClientConnections: Int = 1000, workers: Int? = nil,
+        shutdownTimeout: Duration = .seconds(30), maxClientConnections: Int = 1000, maxPendingLogins: Int = 1000,
+        workers: Int? = nil,
         loginTimeout: Duration = .seconds(15), logLevel: LogLevel = .info, admin: AdminSettings = AdminSettings(),
         auth: AuthSettings, services: [String: ServiceSettings]
     ) {
@@ -54,6 +59,7 @@ public struct ProxyConfiguration: Sendable, Equatable {
         self.metricsListen = metricsListen
         self.shutdownTimeout = shutdownTimeout
         self.maxClientConnections = maxClientConnections
+        self.maxPendingLogins = maxPendingLogins
         self.workers = workers
         self.loginTimeout = loginTimeout
         self.logLevel = logLevel

@@ -63,6 +63,8 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
     private(set) var proxyKey: BackendKey
     private var loginTimeout: Scheduled<Void>?
     private var countedAsClient = false
+    /// Counted against `max_pending_logins` from the accept until authentication ends.
+    private var countedAsPendingLogin = false
     /// The client's messages since it was last between transactions without a server connection, and its
     /// session as it was then: if the server connection it gets is terminated before answering anything,
     /// they are replayed on another one (see `serverTerminatedBeforeAnswering`). Nil once a server answered.
@@ -141,6 +143,11 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
 
     func channelActive(context: ChannelHandlerContext) {
         self.out.attach(to: context)
+        guard self.runtime.beginLogin() else {
+            // Refused before anything is read: a flood of connections that never log in costs sockets, not memory.
+            return self.failAndClose(.fatal(.tooManyConnections, "sorry, too many connections are logging in (max_pending_logins)"))
+        }
+        self.countedAsPendingLogin = true
         let timeout = self.runtime.loginTimeout
         if timeout > .zero {
             self.loginTimeout = context.eventLoop.scheduleTask(in: timeout) { [self] in
@@ -158,6 +165,39 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
         case .admin(let console): self.runAdmin(console)
         case .awaitingParameters, .closing: break
         }
+        self.limitQueueWhileWaiting()
+    }
+
+    // MARK: Backpressure towards the client
+
+    /// Client bytes the proxy keeps while no server connection is lent (the outbox and unread input) before it
+    /// stops reading the client until one is.
+    static let maximumQueuedWhileWaiting = 256 * 1024
+    private var reading = true
+    /// The lent server connection's socket and NIO's queue for it are full.
+    private var pausedByServer = false
+    /// More than `maximumQueuedWhileWaiting` waits for a server connection.
+    private var pausedByQueue = false
+
+    /// The lent server connection became (un)writable: a client streaming faster than the server takes its
+    /// bytes (COPY FROM STDIN) waits in its own socket, not in the proxy's memory.
+    func serverWritabilityChanged(_ writable: Bool) {
+        self.pausedByServer = !writable
+        self.updateReading()
+    }
+
+    private func limitQueueWhileWaiting() {
+        // With a server connection lent, unread input is at most one incomplete frame: reading must go on.
+        let queued = (self.outbox?.readableBytes ?? 0) + (self.inbound?.readableBytes ?? 0)
+        self.pausedByQueue = self.server == nil && queued > Self.maximumQueuedWhileWaiting
+        self.updateReading()
+    }
+
+    private func updateReading() {
+        let on = !self.pausedByServer && !self.pausedByQueue
+        guard on != self.reading, let context else { return }
+        self.reading = on
+        try? context.channel.syncOptions?.setOption(ChannelOptions.autoRead, value: on)
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
@@ -195,7 +235,10 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
                 actions = machine.received(request)
             } else {
                 let frame: Frame?
-                do { frame = try self.inbound!.peekFrame(at: self.inbound!.readerIndex) } catch {
+                do {
+                    frame = try self.inbound!.peekFrame(
+                        at: self.inbound!.readerIndex, maximumLength: ProtocolLimits.maxAuthenticationMessageLength)
+                } catch {
                     return self.failAndClose(.fatal(.protocolViolation, error.description))
                 }
                 guard let frame else { return }
@@ -249,8 +292,15 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
 
     private var startupUser: String { self.startupMessage.user ?? "" }
 
+    private func endLogin() {
+        guard self.countedAsPendingLogin else { return }
+        self.countedAsPendingLogin = false
+        self.runtime.endLogin()
+    }
+
     private func authenticated(writer: MessageWriter) {
         var writer = writer
+        self.endLogin()
         guard self.runtime.admitClient() else {
             return self.failAndClose(.fatal(.tooManyConnections, "sorry, too many clients already"), prefix: writer.buffer)
         }
@@ -978,6 +1028,7 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
             self.serverNeedsFlush = false
             server.flush()
         }
+        self.limitQueueWhileWaiting()
     }
 
     /// No server connection came: answer what the client sent with the error, as the server would have.
@@ -1079,6 +1130,8 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
         self.unnamedStatementOnServer = false
         self.setPublicState(.idle)
         server.setReading(true)
+        self.pausedByServer = false
+        self.updateReading()
         server.detach()
         service.pool.release(server, reusable: true)
     }
@@ -1089,6 +1142,8 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
     func serverConnectionLost(_ server: ServerConnection, afterError: Bool) {
         guard self.server === server else { return }
         self.server = nil
+        self.pausedByServer = false
+        self.updateReading()
         self.unnamedStatementOnServer = false
         self.setPublicState(.idle)
         self.releaseAfterRelay = false
@@ -1147,7 +1202,16 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
         writer.writeError(error)
         self.out.write(writer.buffer)
         self.out.flushAndClose(context: context)
+        // What the client held goes back now, not when its socket closes: a client that stops reading would
+        // otherwise keep its server connection (and transaction) for as long as it keeps the socket open.
+        self.giveBackServer()
+        // The error waits behind whatever the client has not read; past the deadline the socket is closed anyway.
+        let channel = context.channel
+        context.eventLoop.scheduleTask(in: Self.closingDeadline) { channel.close(promise: nil) }
     }
+
+    /// How long a connection being closed with an error may wait for the client to read what is queued for it.
+    static let closingDeadline: TimeAmount = .seconds(5)
 
     /// The client is gone: give back what it held. A server connection in a clean state returns to the
     /// pool; an open transaction is rolled back first; one with a statement in flight is closed.
@@ -1158,6 +1222,7 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
         self.idleTransactionTimer?.cancel()
         self.idleTransactionTimer = nil
         self.runtime.cancelRegistry.unregister(self)
+        self.endLogin()
         if self.countedAsClient {
             self.countedAsClient = false
             self.runtime.releaseClient()
@@ -1168,8 +1233,15 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
             self.waitingForServer = false
             service.pool.cancelWaiter(self)
         }
-        guard let server else { return }
+        self.giveBackServer()
+    }
+
+    /// Returns the lent server connection: to the pool if clean, after ROLLBACK (and DISCARD ALL in session
+    /// pooling) if a transaction is open, closed if a statement is in flight.
+    private func giveBackServer() {
+        guard let service, let server else { return }
         self.server = nil
+        self.pausedByServer = false
         server.setReading(true)
         server.detach()
         let session = self.poolMode == .session

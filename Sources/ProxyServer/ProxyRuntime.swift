@@ -19,6 +19,7 @@ public final class ProxyRuntime: @unchecked Sendable {
     private var services: [String: Service] = [:]
     private let clientCount = Atomic<Int>(0)
     private let clientIDs = Atomic<Int>(0)
+    private let pendingLoginCount = Atomic<Int>(0)
     private let shuttingDown = Atomic<Bool>(false)
     /// Set by the server shell: re-read the config file (nil = success, else the error).
     var reloadHandler: (@Sendable () -> String?)?
@@ -73,6 +74,18 @@ public final class ProxyRuntime: @unchecked Sendable {
     }
 
     func releaseClient() { self.clientCount.subtract(1, ordering: .relaxed) }
+
+    /// Counts a new connection against `max_pending_logins` until `endLogin()`; false when it is over the limit.
+    func beginLogin() -> Bool {
+        let limit = self.configuration.maxPendingLogins
+        if self.pendingLoginCount.add(1, ordering: .relaxed).newValue > limit {
+            self.pendingLoginCount.subtract(1, ordering: .relaxed)
+            return false
+        }
+        return true
+    }
+
+    func endLogin() { self.pendingLoginCount.subtract(1, ordering: .relaxed) }
     var connectedClients: Int { self.clientCount.load(ordering: .relaxed) }
 
     var isShuttingDown: Bool {
@@ -132,6 +145,9 @@ public final class ProxyRuntime: @unchecked Sendable {
         if old.configuration.auth != new.configuration.auth { changes.append("auth") }
         if old.configuration.maxClientConnections != new.configuration.maxClientConnections {
             changes.append("max_client_connections")
+        }
+        if old.configuration.maxPendingLogins != new.configuration.maxPendingLogins {
+            changes.append("max_pending_logins")
         }
         let (was, now) = (old.configuration, new.configuration)
         if was.listen != now.listen || was.metricsListen != now.metricsListen || was.workers != now.workers

@@ -197,6 +197,11 @@ final class ServerConnection: ChannelInboundHandler, @unchecked Sendable {
         if case .leased(let client) = self.phase { client.flushToClient() }
     }
 
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        // Backpressure: the client stops being read while this connection cannot take its bytes.
+        if case .leased(let client) = self.phase { client.serverWritabilityChanged(context.channel.isWritable) }
+    }
+
     func channelInactive(context: ChannelHandlerContext) {
         let previous = self.phase
         self.phase = .closed

@@ -197,7 +197,8 @@ final class ServicePool: @unchecked Sendable {
     }
 
     func retireAllConnections() {
-        self.lock.withLock { self.state.retireAllConnections() }
+        let actions = self.lock.withLock { self.state.retireAllConnections() }
+        self.run(actions)
     }
 
     func close() {

@@ -169,6 +169,13 @@ struct PoolOwner {
     }
 
     @discardableResult
+    mutating func retireAll() -> [PoolAction] {
+        let actions = self.pool.retireAllConnections()
+        self.perform(actions, "retire all")
+        return actions
+    }
+
+    @discardableResult
     mutating func close() -> [PoolAction] {
         let actions = self.pool.close()
         self.perform(actions, "close")

@@ -81,7 +81,7 @@ private struct RandomRun {
                 self.cancelled.insert(waiter)
             }
         default:
-            self.owner.pool.retireAllConnections()
+            self.owner.retireAll()
         }
     }
 

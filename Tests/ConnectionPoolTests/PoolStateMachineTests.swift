@@ -419,8 +419,8 @@ private struct FillFailed: Error {}
         #expect(owner.cancel(w3) == true)  // connection 3 stays connecting, for nobody
         #expect(owner.release(1) == .parked)
         // Now 1 is idle, 2 leased, 3 connecting.
-        owner.pool.retireAllConnections()
-        #expect(owner.tick(at: 1) == [.closeConnection(1)])
+        #expect(owner.retireAll() == [.closeConnection(1)], "an idle connection is never lent again")
+        #expect(owner.tick(at: 1).isEmpty)
         #expect(owner.release(2) == .close(2, open: nil))
         #expect(owner.opened(3) == .closeConnection(3))
         for id in [1, 2, 3] { #expect(owner.closed(id) == nil) }
@@ -435,7 +435,7 @@ private struct FillFailed: Error {}
     @Test func retiredConnectionStillConnectingIsReplacedForItsWaiter() {
         var owner = PoolOwner(PoolConfiguration(maxConnections: 1))
         let (waiter, _) = owner.checkout()
-        owner.pool.retireAllConnections()
+        #expect(owner.retireAll().isEmpty)
         #expect(owner.opened(1) == .closeConnection(1))
         #expect(owner.closed(1) == .openConnection(2))
         #expect(owner.opened(2) == .lease(2, to: waiter))

@@ -73,6 +73,9 @@ import Testing
         #expect(config.listen == HostAndPort(host: "127.0.0.1", port: 6432))
         #expect(config.metricsListen == nil)
         #expect(config.maxClientConnections == 1000)
+        #expect(config.maxPendingLogins == 1000)
+        #expect(try ProxyConfiguration.parse(yaml: minimalConfig + "\nmax_pending_logins: 20", environment: [:])
+            .maxPendingLogins == 20)
         #expect(config.workers == nil)
         #expect(try ProxyConfiguration.parse(yaml: minimalConfig + "\nworkers: auto", environment: [:]).workers == nil)
         #expect(try ProxyConfiguration.parse(yaml: minimalConfig + "\nworkers: 1", environment: [:]).workers == 1)
@@ -210,6 +213,7 @@ import Testing
                           key: "services.s.min_pool_size", "must not exceed pool_size")
         expectConfigError(minimalConfig + "\nmax_client_connections: 0", key: "max_client_connections", "positive")
         expectConfigError(minimalConfig + "\nworkers: 0", key: "workers", "positive")
+        expectConfigError(minimalConfig + "\nmax_pending_logins: 0", key: "max_pending_logins", "positive")
         expectConfigError(serviceConfig("max_prepared_statements: 0"), key: "services.s.max_prepared_statements",
                           "positive")
         expectConfigError(serviceConfig("retry: {attempts: 0}"), key: "services.s.retry.attempts", "positive")
