@@ -8,6 +8,9 @@ import PackageDescription
 //   ProxyConfig      YAML config, validation, durations, ${ENV}
 //   ConnectionPool   per-service pool state machine (no NIO)
 //   ProxySession     client and server connection state machines (no sockets)
+//   CEventShim       epoll and eventfd for Swift (the Glibc module hides them)
+//   DataPlane        the relay's own event loops: epoll, timers, mailbox, sockets that queue only what the kernel
+//                    does not take (no NIO)
 //   ProxyServer      the NIO shell: listeners, handlers, metrics HTTP, admin console, reload
 //   schemaproxy      the command line
 let package = Package(
@@ -27,6 +30,8 @@ let package = Package(
     ],
     targets: [
         .systemLibrary(name: "CPgQuery"),
+        .target(name: "CEventShim"),
+        .target(name: "DataPlane", dependencies: ["CEventShim"]),
         .target(
             name: "PostgresWire",
             dependencies: [.product(name: "NIOCore", package: "swift-nio")]
@@ -65,6 +70,7 @@ let package = Package(
             dependencies: ["PostgresWire", .product(name: "NIOCore", package: "swift-nio")]
         ),
         .testTarget(name: "SchemaRoutingTests", dependencies: ["SchemaRouting"]),
+        .testTarget(name: "DataPlaneTests", dependencies: ["DataPlane"]),
         .testTarget(name: "ProxyAuthTests", dependencies: ["ProxyAuth"]),
         .testTarget(name: "ProxyConfigTests", dependencies: ["ProxyConfig"]),
         .testTarget(name: "ConnectionPoolTests", dependencies: ["ConnectionPool"]),
