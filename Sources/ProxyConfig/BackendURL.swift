@@ -81,16 +81,20 @@ public struct BackendURL: Sendable, Equatable, CustomStringConvertible {
         } else {
             hostList = rest
         }
-        guard !hostList.isEmpty else {
+        let hostGivenAsParameter = query?.split(separator: "&").contains { $0.hasPrefix("host=") } ?? false
+        guard !hostList.isEmpty || hostGivenAsParameter else {
             throw FieldError("needs at least one host: postgresql://user:password@host:5432/db")
         }
         var hosts: [HostAndPort] = []
-        for host in hostList.split(separator: ",", omittingEmptySubsequences: false) {
+        for host in hostList.split(separator: ",", omittingEmptySubsequences: false) where !hostList.isEmpty {
             hosts.append(try HostAndPort.parse(percentDecode(host), defaultPort: 5432, allowPortZero: false))
         }
 
         var targetSessionAttrs = TargetSessionAttrs.any
         var parameters: [String: String] = [:]
+        // libpq's `host` and `port` parameters replace the URL's hosts (a socket directory is easier written so).
+        var hostParameter: String?
+        var portParameter: String?
         for pair in (query ?? "").split(separator: "&") {
             let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
             let name = percentDecode(parts[0])
@@ -99,7 +103,12 @@ public struct BackendURL: Sendable, Equatable, CustomStringConvertible {
             guard parameters[name] == nil, !(name == "target_session_attrs" && targetSessionAttrs != .any) else {
                 throw FieldError("query parameter \(name) is given twice")
             }
-            if name == "target_session_attrs" {
+            if name == "host" || name == "port" {
+                guard (name == "host" ? hostParameter : portParameter) == nil else {
+                    throw FieldError("query parameter \(name) is given twice")
+                }
+                if name == "host" { hostParameter = value } else { portParameter = value }
+            } else if name == "target_session_attrs" {
                 guard let attrs = TargetSessionAttrs(rawValue: value) else {
                     let choices = TargetSessionAttrs.allCases.map(\.rawValue).joined(separator: ", ")
                     throw FieldError("target_session_attrs \"\(value)\" is not one of \(choices)")
@@ -109,6 +118,9 @@ public struct BackendURL: Sendable, Equatable, CustomStringConvertible {
                 parameters[name] = value
             }
         }
+        if hostParameter != nil || portParameter != nil {
+            hosts = try Self.hostsFromParameters(host: hostParameter, port: portParameter, urlHosts: hosts)
+        }
         return BackendURL(
             hosts: hosts, user: user, password: password, database: database,
             targetSessionAttrs: targetSessionAttrs, parameters: parameters
@@ -116,6 +128,31 @@ public struct BackendURL: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// Decodes `%XX` escapes (UTF-8); a `%` not followed by two hex digits stays as it is.
+    /// libpq: `host=a,b` and `port=p1,p2` (one port for all, or one per host); a missing one keeps the URL's.
+    private static func hostsFromParameters(host: String?, port: String?, urlHosts: [HostAndPort]) throws(FieldError)
+        -> [HostAndPort] {
+        let names = host.map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
+            ?? urlHosts.map(\.host)
+        var ports: [Int] = []
+        for text in (port ?? "").split(separator: ",", omittingEmptySubsequences: false) where port != nil {
+            guard let value = Int(text), 1...65535 ~= value else { throw FieldError("port \"\(text)\" is not a port number") }
+            ports.append(value)
+        }
+        guard ports.isEmpty || ports.count == 1 || ports.count == names.count else {
+            throw FieldError("has \(ports.count) ports for \(names.count) hosts")
+        }
+        var hosts: [HostAndPort] = []
+        for (index, name) in names.enumerated() {
+            guard !name.isEmpty else { throw FieldError("has an empty host") }
+            let port = ports.isEmpty ? (index < urlHosts.count ? urlHosts[index].port : 5432)
+                : ports[ports.count == 1 ? 0 : index]
+            var parsed = try HostAndPort.parse(name, defaultPort: port, allowPortZero: false)
+            parsed.port = port
+            hosts.append(parsed)
+        }
+        return hosts
+    }
+
     static func percentDecode(_ text: Substring) -> String {
         guard text.contains("%") else { return String(text) }
         let bytes = Array(text.utf8)
@@ -155,7 +192,9 @@ public struct BackendURL: Sendable, Equatable, CustomStringConvertible {
     private func urlString(encodedPassword: String?) -> String {
         var text = "postgresql://" + percentEncode(user)
         if let encodedPassword { text += ":" + encodedPassword }
-        text += "@" + hosts.map(\.description).joined(separator: ",") + "/" + percentEncode(database)
+        // A socket directory's slashes are percent-encoded, as libpq reads them back.
+        let hostList = hosts.map { $0.isSocketDirectory ? percentEncode($0.host) + ":\($0.port)" : $0.description }
+        text += "@" + hostList.joined(separator: ",") + "/" + percentEncode(database)
         var query: [String] = []
         if targetSessionAttrs != .any { query.append("target_session_attrs=\(targetSessionAttrs.rawValue)") }
         for (name, value) in parameters.sorted(by: { $0.key < $1.key }) {

@@ -108,6 +108,22 @@ struct ConfigReader {
         }
     }
 
+    /// `listen`: one address or a list of them (see ``ListenAddress``).
+    func listenAddresses(_ node: Node, path: String) throws(ConfigError) -> [ListenAddress] {
+        let entries: [String]
+        if case .sequence = node {
+            entries = try stringList(node, path: path)
+            guard !entries.isEmpty else { throw ConfigError(key: path, message: "needs at least one address") }
+        } else {
+            entries = [try nonEmptyString(node, path: path)]
+        }
+        do {
+            return try ListenAddress.parseList(entries)
+        } catch {
+            throw ConfigError(key: path, message: error.message)
+        }
+    }
+
     func choice<Value: RawRepresentable & CaseIterable>(
         _ node: Node, path: String, as type: Value.Type
     ) throws(ConfigError) -> Value where Value.RawValue == String {

@@ -24,7 +24,16 @@ public struct HostAndPort: Sendable, Hashable, CustomStringConvertible {
     static func parse(_ text: String, defaultPort: Int?, allowPortZero: Bool) throws(FieldError) -> HostAndPort {
         let host: Substring
         let portText: Substring?
-        if text.hasPrefix("[") {
+        if text.hasPrefix("/") {
+            // libpq's convention: a host that starts with a slash is the directory of a Unix-domain socket.
+            if let colon = text.lastIndex(of: ":"), text[text.index(after: colon)...].allSatisfy(\.isNumber) {
+                host = text[..<colon]
+                portText = text[text.index(after: colon)...]
+            } else {
+                host = text[...]
+                portText = nil
+            }
+        } else if text.hasPrefix("[") {
             guard let close = text.firstIndex(of: "]") else {
                 throw FieldError("\"\(text)\" has \"[\" without \"]\" (IPv6 addresses are written [::1]:5432)")
             }
@@ -77,6 +86,12 @@ public struct HostAndPort: Sendable, Hashable, CustomStringConvertible {
         }
         return HostAndPort(host: String(host), port: port)
     }
+
+    /// The host names a Unix-socket directory (it starts with `/`, as in libpq).
+    public var isSocketDirectory: Bool { self.host.hasPrefix("/") }
+
+    /// The socket file PostgreSQL listens on in that directory: `<directory>/.s.PGSQL.<port>`.
+    public var socketPath: String { (self.host == "/" ? "" : self.host) + "/.s.PGSQL.\(self.port)" }
 
     /// `host:port`, with brackets around an IPv6 address.
     public var description: String {

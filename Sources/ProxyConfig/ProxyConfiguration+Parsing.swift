@@ -24,7 +24,7 @@ extension ProxyConfiguration {
 
         var config = ProxyConfiguration(auth: AuthSettings(method: .trust), services: [:])
         if let node = top["listen"] {
-            config.listen = try reader.hostAndPort(node, path: "listen")
+            config.listen = try reader.listenAddresses(node, path: "listen")
         }
         // Empty (also "" or `${METRICS_LISTEN:-}` substituting to nothing) turns the endpoint off, like absent.
         if let node = top["metrics_listen"], !ConfigReader.isNull(node),

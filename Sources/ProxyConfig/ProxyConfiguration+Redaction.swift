@@ -19,7 +19,7 @@ extension ProxyConfiguration {
     /// Services list their resolved values (inherited from `defaults` or not) under `services.<name>.`.
     public func settingsTable() -> [(key: String, value: String)] {
         var rows: [(key: String, value: String)] = [
-            ("listen", listen.description),
+            ("listen", listen.map(\.description).joined(separator: ", ")),
             ("metrics_listen", metricsListen?.description ?? ""),
             ("shutdown_timeout", ConfigDuration.format(shutdownTimeout)),
             ("max_client_connections", String(maxClientConnections)),

@@ -11,8 +11,9 @@ import Foundation
 ///
 /// Values are fully validated by ``parse(yaml:environment:)``; a configuration that exists is usable.
 public struct ProxyConfiguration: Sendable, Equatable {
-    /// `listen`: where clients connect (PostgreSQL protocol). Port 0 picks a free port.
-    public var listen: HostAndPort
+    /// `listen`: where clients connect (PostgreSQL protocol): TCP addresses (port 0 picks a free port) and socket
+    /// directories, one or a list.
+    public var listen: [ListenAddress]
     /// `metrics_listen`: HTTP `GET /metrics` and `GET /health`; `nil` when not configured.
     public var metricsListen: HostAndPort?
     /// `shutdown_timeout`: how long SIGTERM waits for open transactions. 0 = do not wait.
@@ -49,7 +50,7 @@ public struct ProxyConfiguration: Sendable, Equatable {
     public var services: [String: ServiceSettings]
 
     public init(
-        listen: HostAndPort = HostAndPort(host: "127.0.0.1", port: 6432), metricsListen: HostAndPort? = nil,
+        listen: [ListenAddress] = [.tcp(HostAndPort(host: "127.0.0.1", port: 6432))], metricsListen: HostAndPort? = nil,
         shutdownTimeout: Duration = .seconds(30), maxClientConnections: Int = 1000, maxPendingLogins: Int = 1000,
         workers: Int? = nil,
         loginTimeout: Duration = .seconds(15), logLevel: LogLevel = .info, admin: AdminSettings = AdminSettings(),

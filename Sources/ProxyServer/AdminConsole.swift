@@ -146,7 +146,7 @@ final class AdminConsole: @unchecked Sendable {
     private func showConfig(into writer: inout MessageWriter) {
         let config = self.runtime.configuration
         var rows: [[String?]] = [
-            ["listen", config.listen.description],
+            ["listen", config.listen.map(\.description).joined(separator: ", ")],
             ["metrics_listen", config.metricsListen?.description],
             ["shutdown_timeout", "\(config.shutdownTimeout)"],
             ["max_client_connections", "\(config.maxClientConnections)"],

@@ -33,7 +33,7 @@ final class CancelRegistry: @unchecked Sendable {
             let host = server.host
             ClientBootstrap(group: client.eventLoop)
                 .connectTimeout(.seconds(5))
-                .connect(host: host.host, port: host.port)
+                .connect(to: host)
                 .whenSuccess { channel in
                     var writer = MessageWriter(buffer: channel.allocator.buffer(capacity: 16))
                     writer.writeCancelRequest(serverKey)

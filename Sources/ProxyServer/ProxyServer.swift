@@ -54,19 +54,34 @@ public final class ProxyServer: Sendable {
             self.logger.info("metrics listening", metadata: ["address": "\(metricsAddress)"])
         }
 
-        let listener = try await ServerBootstrap(group: group)
+        let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
                 let loopIndex = loops.firstIndex(where: { $0 === channel.eventLoop }) ?? 0
                 let handler = ClientConnectionHandler(
                     runtime: runtime, eventLoop: channel.eventLoop, loopIndex: loopIndex,
                     remoteAddress: channel.remoteAddress?.description ?? "?")
-                return channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(handler) }
+                return channel.eventLoop.makeCompletedFuture {
+                    if channel.localAddress?.protocol != .unix {
+                        try channel.syncOptions?.setOption(.socketOption(.tcp_nodelay), value: 1)
+                    }
+                    try channel.pipeline.syncOperations.addHandler(handler)
+                }
             }
-            .bind(host: config.listen.host, port: config.listen.port).get()
-        self.logger.info("listening", metadata: ["address": "\(config.listen)", "workers": "\(loops.count)",
+        var listeners: [Channel] = []
+        for address in config.listen {
+            switch address {
+            case .tcp(let hostAndPort):
+                listeners.append(try await bootstrap.bind(host: hostAndPort.host, port: hostAndPort.port).get())
+            case .unixSocket:
+                // A socket file left by a proxy that died is replaced, as PostgreSQL does with its own.
+                listeners.append(try await bootstrap.bind(unixDomainSocketPath: address.socketPath!,
+                                                          cleanupExistingSocketFile: true).get())
+            }
+        }
+        self.logger.info("listening", metadata: ["address": "\(config.listen.map(\.description).joined(separator: ","))",
+                                                  "workers": "\(loops.count)",
                                                   "services": "\(config.services.keys.sorted().joined(separator: ","))"])
 
         let ticker = loops[0].scheduleRepeatedTask(initialDelay: .milliseconds(100), delay: .milliseconds(100)) { _ in
@@ -100,7 +115,7 @@ public final class ProxyServer: Sendable {
 
         runtime.isShuttingDown = true
         self.logger.info(graceful ? "shutting down gracefully" : "shutting down now")
-        try? await listener.close()
+        for listener in listeners { try? await listener.close() }
         if graceful {
             await Self.drain(runtime: runtime, timeout: runtime.configuration.shutdownTimeout)
         }

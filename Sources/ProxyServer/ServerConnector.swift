@@ -67,14 +67,13 @@ struct ServerConnector {
             }
             ClientBootstrap(group: eventLoop)
                 .connectTimeout(timeout.timeAmount)
-                .channelOption(.socketOption(.tcp_nodelay), value: 1)
                 .channelInitializer { newChannel in
                     channel.value = newChannel
                     return newChannel.eventLoop.makeCompletedFuture {
                         try newChannel.pipeline.syncOperations.addHandler(server)
                     }
                 }
-                .connect(host: host.host, port: host.port)
+                .connect(to: host)
                 .flatMap { _ in server.startupFuture }
                 .whenComplete { result in
                     timer.cancel()

@@ -20,7 +20,7 @@ import Testing
     @Test func heal7ExampleParses() throws {
         let path = Self.confDirectory.appendingPathComponent("heal7.yaml").path
         let config = try ProxyConfiguration.load(path: path, environment: Self.environment)
-        #expect(config.listen == HostAndPort(host: "127.0.0.1", port: 6432))
+        #expect(config.listen == [.tcp(HostAndPort(host: "127.0.0.1", port: 6432))])
         #expect(config.metricsListen == HostAndPort(host: "127.0.0.1", port: 9930))
         #expect(config.auth == AuthSettings(method: .scramSHA256, users: ["app": "app-pw", "admin": "admin-pw"]))
         #expect(config.admin == AdminSettings(database: "schemaproxy", users: ["admin"]))

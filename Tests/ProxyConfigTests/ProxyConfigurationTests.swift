@@ -5,7 +5,7 @@ import Testing
 @Suite struct ProxyConfigurationTests {
     @Test func productExampleParses() throws {
         let config = try ProxyConfiguration.parse(yaml: productExample, environment: productEnvironment)
-        #expect(config.listen == HostAndPort(host: "127.0.0.1", port: 6432))
+        #expect(config.listen == [.tcp(HostAndPort(host: "127.0.0.1", port: 6432))])
         #expect(config.metricsListen == HostAndPort(host: "127.0.0.1", port: 9930))
         #expect(config.shutdownTimeout == .seconds(30))
         #expect(config.maxClientConnections == 5000)
@@ -70,7 +70,7 @@ import Testing
 
     @Test func builtInDefaults() throws {
         let config = try ProxyConfiguration.parse(yaml: minimalConfig, environment: [:])
-        #expect(config.listen == HostAndPort(host: "127.0.0.1", port: 6432))
+        #expect(config.listen == [.tcp(HostAndPort(host: "127.0.0.1", port: 6432))])
         #expect(config.metricsListen == nil)
         #expect(config.maxClientConnections == 1000)
         #expect(config.maxPendingLogins == 1000)
@@ -141,7 +141,7 @@ import Testing
         let environment = ["HOST": "0.0.0.0", "PORT": "7000", "APP_PASSWORD": "a: b # c", "DB_PASSWORD": "p@ss/w:rd",
                            "POOL": "3"]
         let config = try ProxyConfiguration.parse(yaml: yaml, environment: environment)
-        #expect(config.listen == HostAndPort(host: "0.0.0.0", port: 7000))
+        #expect(config.listen == [.tcp(HostAndPort(host: "0.0.0.0", port: 7000))])
         #expect(config.auth.users["app"] == "a: b # c")
         #expect(config.auth.users["literal"] == "pa$$word-${NOT_A_VAR}")
         let service = try #require(config.services["s"])

@@ -304,7 +304,8 @@ def build_config(pg: PG, port: int, metrics_port: int, app_pw: str, admin_pw: st
                  checkout_timeout: str = "5s", max_client_connections: int | None = None,
                  login_timeout: str | None = None, workers: int | None = None,
                  services: dict | None = None, service_overrides: dict | None = None,
-                 defaults_extra: dict | None = None, top_extra: dict | None = None) -> dict:
+                 defaults_extra: dict | None = None, top_extra: dict | None = None,
+                 listen_extra: list | None = None) -> dict:
     backend_app = f"postgresql://heal7_app:${{ITEST_DB_PASSWORD}}@127.0.0.1:{pg.port}/heal7"
     if services is None:
         services = {
@@ -318,7 +319,7 @@ def build_config(pg: PG, port: int, metrics_port: int, app_pw: str, admin_pw: st
     for name, extra in (service_overrides or {}).items():
         services[name] = {**services[name], **extra}
     cfg: dict = {
-        "listen": f"127.0.0.1:{port}",
+        "listen": [f"127.0.0.1:{port}", *listen_extra] if listen_extra else f"127.0.0.1:{port}",
         "metrics_listen": f"127.0.0.1:{metrics_port}",
         "shutdown_timeout": "2s",
         "max_client_connections": max_client_connections or 300,
