@@ -11,7 +11,8 @@ import PackageDescription
 //   CEventShim       epoll and eventfd for Swift (the Glibc module hides them)
 //   DataPlane        the relay's own event loops: epoll, timers, mailbox, sockets that queue only what the kernel
 //                    does not take (no NIO)
-//   ProxyServer      the NIO shell: listeners, handlers, metrics HTTP, admin console, reload
+//   ProxyServer      the shell: client and server connections on the DataPlane loops, pools, admin console;
+//                    NIO for the control plane (metrics HTTP, signals, reload)
 //   schemaproxy      the command line
 let package = Package(
     name: "schemaproxy",
@@ -47,7 +48,7 @@ let package = Package(
         .target(
             name: "ProxyServer",
             dependencies: [
-                "PostgresWire", "SchemaRouting", "ProxyAuth", "ProxyConfig", "ConnectionPool", "ProxySession",
+                "PostgresWire", "SchemaRouting", "ProxyAuth", "ProxyConfig", "ConnectionPool", "ProxySession", "DataPlane",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -77,9 +78,8 @@ let package = Package(
         .testTarget(
             name: "ProxyServerTests",
             dependencies: [
-                "ProxyServer",
+                "ProxyServer", "DataPlane",
                 .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
         .testTarget(

@@ -127,3 +127,32 @@ public final class Listener: EventHandler {
         }
     }
 }
+
+extension Listener {
+    /// The peer of an accepted socket as `address:port` (`[v6]:port`), or `unix` for a Unix-domain socket.
+    public static func peerDescription(_ descriptor: CInt) -> String {
+        var storage = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        let ok = withUnsafeMutablePointer(to: &storage) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getpeername(descriptor, $0, &length) }
+        }
+        guard ok == 0 else { return "?" }
+        var host = [CChar](repeating: 0, count: Int(NI_MAXHOST))
+        var service = [CChar](repeating: 0, count: Int(NI_MAXSERV))
+        let family = storage.ss_family
+        if family == sa_family_t(AF_UNIX) { return "unix" }
+        let found = withUnsafePointer(to: &storage) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                getnameinfo($0, length, &host, socklen_t(host.count), &service, socklen_t(service.count),
+                            NI_NUMERICHOST | NI_NUMERICSERV)
+            }
+        }
+        guard found == 0 else { return "?" }
+        let address = String(cString: host)
+        let port = String(cString: service)
+        return family == sa_family_t(AF_INET6) ? "[\(address)]:\(port)" : "\(address):\(port)"
+    }
+
+    /// Whether this listener accepts TCP connections (for TCP_NODELAY on them).
+    public var isTCP: Bool { self.socketPath == nil }
+}

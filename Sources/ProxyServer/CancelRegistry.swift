@@ -1,6 +1,5 @@
 import NIOConcurrencyHelpers
 import NIOCore
-import NIOPosix
 import PostgresWire
 
 /// Maps the BackendKeyData the proxy gave each client to that client, so a CancelRequest (which arrives
@@ -30,15 +29,7 @@ final class CancelRegistry: @unchecked Sendable {
         guard let client = self.lock.withLock({ self.clients[key] }) else { return }
         client.eventLoop.execute {
             guard let server = client.server, let serverKey = server.backendKey else { return }
-            let host = server.host
-            ClientBootstrap(group: client.eventLoop)
-                .connectTimeout(.seconds(5))
-                .connect(to: host)
-                .whenSuccess { channel in
-                    var writer = MessageWriter(buffer: channel.allocator.buffer(capacity: 16))
-                    writer.writeCancelRequest(serverKey)
-                    channel.writeAndFlush(writer.buffer).whenComplete { _ in channel.close(promise: nil) }
-                }
+            CancelRequestSender.send(serverKey, to: server.host, on: client.eventLoop)
         }
     }
 }

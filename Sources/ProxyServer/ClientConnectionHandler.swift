@@ -6,6 +6,7 @@ import Darwin
 import ConnectionPool
 import ProxyConfig
 import Logging
+import DataPlane
 import NIOCore
 import PostgresWire
 import ProxySession
@@ -19,9 +20,7 @@ import Synchronization
 ///
 /// The hot path does not decode or re-encode messages: it walks frame headers, forwards contiguous runs
 /// of untouched frames as slices of the buffer they arrived in, and flushes once per read burst.
-final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
-    typealias InboundIn = ByteBuffer
-    typealias OutboundOut = ByteBuffer
+final class ClientConnectionHandler: RelaySocketDelegate, @unchecked Sendable {  // used on its loop only
 
     enum Phase {
         case startup(ClientStartupStateMachine)
@@ -33,14 +32,15 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
     }
 
     let runtime: ProxyRuntime
-    let eventLoop: EventLoop
+    let eventLoop: RelayLoop
     let loopIndex: Int
     let waiterID: Int
     let remoteAddress: String
 
     fileprivate var phase: Phase
-    private var context: ChannelHandlerContext?
-    private let out = SocketWriter()
+    /// The client's socket; it owns this handler while the loop has it registered.
+    private var socket: RelaySocket<ClientConnectionHandler>!
+    private var allocator: ByteBufferAllocator { self.socket.allocator }
     private(set) var service: Service?
     private(set) var server: ServerConnection?
     private(set) var user: String = ""
@@ -98,7 +98,7 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
     /// The shape of the client's last statement rewritten from a template (see `SchemaRewriter.ShapeMemo`).
     private var shapeMemo: SchemaRewriter.ShapeMemo?
 
-    init(runtime: ProxyRuntime, eventLoop: EventLoop, loopIndex: Int, remoteAddress: String) {
+    init(runtime: ProxyRuntime, eventLoop: RelayLoop, loopIndex: Int, descriptor: CInt, remoteAddress: String) {
         self.runtime = runtime
         self.eventLoop = eventLoop
         self.loopIndex = loopIndex
@@ -106,6 +106,7 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
         self.remoteAddress = remoteAddress
         self.proxyKey = runtime.cancelRegistry.makeKey()
         self.phase = .startup(runtime.makeClientStartupStateMachine())
+        self.socket = RelaySocket(descriptor: descriptor, loop: eventLoop, delegate: self)
     }
 
     /// The state other threads (metrics, admin console) may read; updated at each transition.
@@ -137,12 +138,10 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
 
     // MARK: Channel events
 
-    func handlerAdded(context: ChannelHandlerContext) {
-        self.context = context
-    }
-
-    func channelActive(context: ChannelHandlerContext) {
-        self.out.attach(to: context)
+    /// Starts the session on the accepted socket (on its loop).
+    func start() {
+        self.socket.start()
+        guard !self.socket.isClosed else { return }
         guard self.runtime.beginLogin() else {
             // Refused before anything is read: a flood of connections that never log in costs sockets, not memory.
             return self.failAndClose(.fatal(.tooManyConnections, "sorry, too many connections are logging in (max_pending_logins)"))
@@ -150,14 +149,13 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
         self.countedAsPendingLogin = true
         let timeout = self.runtime.loginTimeout
         if timeout > .zero {
-            self.loginTimeout = context.eventLoop.scheduleTask(in: timeout) { [self] in
+            self.loginTimeout = self.eventLoop.scheduleTask(in: timeout) { [self] in
                 self.failAndClose(.fatal(.protocolViolation, "canceling authentication due to timeout"))
             }
         }
     }
 
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let buffer = self.unwrapInboundIn(data)
+    func socketRead(_ buffer: ByteBuffer) {
         if self.inbound == nil { self.inbound = buffer } else { self.inbound!.writeImmutableBuffer(buffer) }
         switch self.phase {
         case .ready: self.relayClientMessages()
@@ -195,30 +193,25 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
 
     private func updateReading() {
         let on = !self.pausedByServer && !self.pausedByQueue
-        guard on != self.reading, let context else { return }
+        guard on != self.reading else { return }
         self.reading = on
-        try? context.channel.syncOptions?.setOption(ChannelOptions.autoRead, value: on)
+        self.socket.setReading(on)
     }
 
-    func channelReadComplete(context: ChannelHandlerContext) {
+    func socketReadComplete() {
         if self.serverNeedsFlush {
             self.serverNeedsFlush = false
             self.server?.flush()
         }
     }
 
-    func channelWritabilityChanged(context: ChannelHandlerContext) {
+    func socketWritabilityChanged(_ writable: Bool) {
         // Backpressure: stop reading from the server while the client cannot keep up.
-        self.server?.setReading(context.channel.isWritable)
+        self.server?.setReading(writable)
     }
 
-    func channelInactive(context: ChannelHandlerContext) {
+    func socketClosed() {
         self.cleanUp()
-    }
-
-    func errorCaught(context: ChannelHandlerContext, error: Error) {
-        self.runtime.logger.debug("client connection error", metadata: ["client": "\(self.remoteAddress)", "error": "\(error)"])
-        context.close(promise: nil)
     }
 
     // MARK: Login
@@ -256,8 +249,7 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
     }
 
     private func run(_ action: ClientStartupStateMachine.Action) {
-        guard let context else { return }
-        var writer = MessageWriter(buffer: context.channel.allocator.buffer(capacity: 256))
+        var writer = MessageWriter(buffer: self.allocator.buffer(capacity: 256))
         switch action {
         case .refuseEncryption:
             writer.buffer.writeInteger(UInt8(ascii: "N"))
@@ -265,10 +257,10 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
         case .cancel(let key):
             self.runtime.cancelRegistry.cancel(key, runtime: self.runtime)
             self.phase = .closing
-            context.close(promise: nil)
+            self.socket.close()
         case .negotiateProtocolVersion(let minor, let options):
             writer.writeNegotiateProtocolVersion(newestMinor: minor, unsupportedOptions: options)
-            self.out.write(writer.buffer)
+            self.socket.write(writer.buffer)
         case .requestAuthentication(let request):
             switch request {
             case .md5(let salt): writer.writeAuthenticationMD5Password(salt: (salt[0], salt[1], salt[2], salt[3]))
@@ -327,7 +319,7 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
         self.recordsDurations = service.metrics.recordsDurations
         service.clientAttached(self)
         writer.writeAuthenticationOk()
-        self.out.write(writer.buffer)
+        self.socket.write(writer.buffer)
         self.runtime.logger.debug("client logged in", metadata: ["client": "\(self.remoteAddress)", "user": "\(self.user)", "service": "\(service.name)"])
         if service.serverParameters != nil {
             self.finishStartup()
@@ -339,10 +331,10 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
 
     /// ParameterStatus, BackendKeyData, ReadyForQuery: the client may now send queries.
     private func finishStartup() {
-        guard let context, let service else { return }
+        guard let service else { return }
         self.loginTimeout?.cancel()
         self.loginTimeout = nil
-        var writer = MessageWriter(buffer: context.channel.allocator.buffer(capacity: 512))
+        var writer = MessageWriter(buffer: self.allocator.buffer(capacity: 512))
         let serverParameters = service.serverParameters ?? []
         let clientValues = SessionSettings.startupValues(self.startupMessage.parameters)
         var reported: [String: String] = [:]
@@ -451,7 +443,7 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
             case FrontendMessageID.terminate:
                 self.emit(buffer, from: runStart, to: frame.start)
                 self.phase = .closing
-                self.context?.close(promise: nil)
+                self.socket.close()
                 return
             default:
                 guard FrontendMessageID.isValidAfterStartup(id) else {
@@ -519,7 +511,7 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
         self.tracker = replay.tracker
         self.parsesSinceSync = 0
         self.closesSinceSync = 0
-        var again = self.context!.channel.allocator.buffer(capacity: replay.size + (self.inbound?.readableBytes ?? 0))
+        var again = self.allocator.buffer(capacity: replay.size + (self.inbound?.readableBytes ?? 0))
         if let first = replay.first { again.writeImmutableBuffer(first) }
         for part in replay.more { again.writeImmutableBuffer(part) }
         if let rest = self.inbound { again.writeImmutableBuffer(rest) }
@@ -582,7 +574,7 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
         }
         guard let newText = self.rewritten(text, in: buffer, with: rewriter) else { return nil }
         guard message.count <= 4096 else { return self.replacing(text, of: frame, in: buffer, with: newText) }
-        let allocator = self.context!.channel.allocator
+        let allocator = self.allocator
         var memo = self.lastRewrite
             ?? RepeatedStatement(rewriter: 0, received: allocator.buffer(capacity: 256), sent: allocator.buffer(capacity: 256))
         self.lastRewrite = nil  // so that clear() below finds the buffers unshared and keeps their storage
@@ -605,7 +597,7 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
 
     /// The Query or Parse message `frame` with its text replaced.
     private func replacing(_ text: Range<Int>, of frame: Frame, in buffer: ByteBuffer, with newText: [UInt8]) -> ByteBuffer {
-        var message = self.context!.channel.allocator.buffer(capacity: frame.totalLength + newText.count + 16)
+        var message = self.allocator.buffer(capacity: frame.totalLength + newText.count + 16)
         self.replacing(text, of: frame, in: buffer, with: newText, into: &message)
         return message
     }
@@ -726,10 +718,10 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
     private func answerPreparesLocally(from frame: Frame, in buffer: ByteBuffer) -> Int? {
         // Only a named Parse starts such a run (the unnamed ones of every extended-protocol query do not).
         guard buffer.getInteger(at: frame.payloadStart, as: UInt8.self) != 0, !self.waitingForServer,
-              self.outbox == nil, self.tracker.isAtTransactionBoundary, let service, let context else { return nil }
+              self.outbox == nil, self.tracker.isAtTransactionBoundary, let service else { return nil }
         var index = frame.start
         var prepared: [(String, ClientPreparedStatement)] = []
-        var writer = MessageWriter(buffer: context.channel.allocator.buffer(capacity: 32))
+        var writer = MessageWriter(buffer: self.allocator.buffer(capacity: 32))
         while let next = try? buffer.peekFrame(at: index) {
             switch next.id {
             case FrontendMessageID.parse:
@@ -793,7 +785,7 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
         guard let server = self.server else { return .waitForServer }
         self.emit(buffer, from: runStart, to: frame.start)
         self.ensurePrepared(statement, on: server)
-        var writer = MessageWriter(buffer: self.context!.channel.allocator.buffer(capacity: frame.totalLength + 16))
+        var writer = MessageWriter(buffer: self.allocator.buffer(capacity: frame.totalLength + 16))
         writer.writeMessage(frame.id) { out in
             out.writeImmutableBuffer(buffer.getSlice(at: frame.payloadStart, length: nameStart - frame.payloadStart)!)
             out.writeString(PreparedStatementCatalog.serverName(statement.number))
@@ -808,7 +800,7 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
     /// Copied into storage of our own, reused from Parse to Parse: a slice would pin the read buffer.
     private func remember(unnamed parse: ByteBuffer) {
         if self.unnamedStatement == nil {
-            self.unnamedStatement = self.context!.channel.allocator.buffer(capacity: max(256, parse.readableBytes))
+            self.unnamedStatement = self.allocator.buffer(capacity: max(256, parse.readableBytes))
         }
         self.unnamedStatement!.clear()
         self.unnamedStatement!.writeImmutableBuffer(parse)
@@ -933,7 +925,7 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
     }
 
     private func parseMessage(named name: String, body: [UInt8]) -> ByteBuffer {
-        var writer = MessageWriter(buffer: self.context!.channel.allocator.buffer(capacity: name.utf8.count + body.count + 6))
+        var writer = MessageWriter(buffer: self.allocator.buffer(capacity: name.utf8.count + body.count + 6))
         writer.writeMessage(FrontendMessageID.parse) { out in
             out.writeString(name)
             out.writeInteger(UInt8(0))
@@ -1015,7 +1007,7 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
         server.lease(to: self)
         self.server = server
         self.setPublicState(.active)
-        if !(self.context?.channel.isWritable ?? true) { server.setReading(false) }
+        if !self.socket.isWritable { server.setReading(false) }
         self.prepareLease(on: server)
         if let outbox = self.outbox {
             self.outbox = nil
@@ -1047,13 +1039,13 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
         }
         service.metrics.checkoutFailures.increment()
         self.runtime.logger.warning("no server connection", metadata: ["service": "\(service.name)", "client": "\(self.remoteAddress)", "sqlstate": "\(fields.sqlState)"])
-        guard case .ready = self.phase, !self.tracker.hasUnsyncedMessages, let context else {
+        guard case .ready = self.phase, !self.tracker.hasUnsyncedMessages else {
             var fatal = fields
             fatal.severity = "FATAL"
             return self.failAndClose(fatal)
         }
         self.outbox = nil
-        var writer = MessageWriter(buffer: context.channel.allocator.buffer(capacity: 256))
+        var writer = MessageWriter(buffer: self.allocator.buffer(capacity: 256))
         writer.writeError(fields)
         for _ in 0..<max(1, self.tracker.pendingSyncPoints) { writer.writeReadyForQuery(.idle) }
         self.tracker.reset()
@@ -1085,11 +1077,11 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
     /// `idle_transaction_timeout` it is disconnected (25P03, as PostgreSQL's own timeout does) and its
     /// transaction rolled back, so the pool gets the connection back.
     private func armIdleTransactionTimer() {
-        guard let service, let context else { return }
+        guard let service else { return }
         let timeout = service.settings.idleTransactionTimeout
         guard timeout > .zero else { return }
         self.idleTransactionTimer?.cancel()
-        self.idleTransactionTimer = context.eventLoop.scheduleTask(in: .nanoseconds(Int64(timeout.nanoseconds))) { [self] in
+        self.idleTransactionTimer = self.eventLoop.scheduleTask(in: .nanoseconds(Int64(timeout.nanoseconds))) { [self] in
             self.idleTransactionTimer = nil
             guard self.server != nil, self.tracker.isQuiet, !self.tracker.isAtTransactionBoundary else { return }
             service.metrics.idleTransactionTimeouts.increment()
@@ -1101,27 +1093,24 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
 
     @inline(__always)
     func relayFromServer(_ buffer: ByteBuffer) {
-        guard let context else { return }
-        self.out.write(buffer)
+        self.socket.write(buffer)
         if self.releaseAfterRelay {
             self.releaseAfterRelay = false
-            self.out.flush(context: context)
+            self.socket.flush()
             self.releaseServer()
-        } else if !context.channel.isWritable {
+        } else if !self.socket.isWritable {
             self.server?.setReading(false)
         }
     }
 
     @inline(__always)
     func flushToClient() {
-        guard let context else { return }
-        self.out.flush(context: context)
+        self.socket.flush()
     }
 
     /// Sends `buffer`, after whatever was written before it, now.
     private func send(_ buffer: ByteBuffer) {
-        guard let context else { return }
-        self.out.send(buffer, context: context)
+        self.socket.send(buffer)
     }
 
     private func releaseServer() {
@@ -1150,9 +1139,9 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
         if self.tracker.isAtTransactionBoundary && self.poolMode == .transaction {
             return  // nothing of ours was on it; the next query gets another connection
         }
-        if afterError, let context {
+        if afterError {
             self.phase = .closing
-            self.out.flushAndClose(context: context)
+            self.socket.flushAndClose()
             return
         }
         let name = self.service?.name ?? ""
@@ -1162,7 +1151,6 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
     // MARK: Admin console
 
     private func runAdmin(_ console: AdminConsole) {
-        guard let context else { return }
         while var buffer = self.inbound {
             let frame: Frame?
             do { frame = try buffer.peekFrame(at: buffer.readerIndex) } catch {
@@ -1172,7 +1160,7 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
             let payload = buffer.getSlice(at: frame.payloadStart, length: frame.payloadLength)!
             buffer.moveReaderIndex(forwardBy: frame.totalLength)
             self.inbound = buffer.readableBytes > 0 ? buffer : nil
-            var writer = MessageWriter(buffer: context.channel.allocator.buffer(capacity: 1024))
+            var writer = MessageWriter(buffer: self.allocator.buffer(capacity: 1024))
             switch frame.id {
             case FrontendMessageID.query:
                 var payload = payload
@@ -1181,7 +1169,7 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
                 self.send(writer.buffer)
             case FrontendMessageID.terminate:
                 self.phase = .closing
-                context.close(promise: nil)
+                self.socket.close()
                 return
             default:
                 writer.writeError(.error(.featureNotSupported, "the admin console supports only simple queries"))
@@ -1195,19 +1183,18 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
 
     /// Sends a FATAL (or ERROR) to the client and closes the connection; nobody else is affected.
     func failAndClose(_ error: ErrorFields, prefix: ByteBuffer? = nil) {
-        guard let context else { return }
         if case .closing = self.phase { return }
         self.phase = .closing
-        var writer = MessageWriter(buffer: prefix ?? context.channel.allocator.buffer(capacity: 128))
+        var writer = MessageWriter(buffer: prefix ?? self.allocator.buffer(capacity: 128))
         writer.writeError(error)
-        self.out.write(writer.buffer)
-        self.out.flushAndClose(context: context)
+        self.socket.write(writer.buffer)
+        self.socket.flushAndClose()
         // What the client held goes back now, not when its socket closes: a client that stops reading would
         // otherwise keep its server connection (and transaction) for as long as it keeps the socket open.
         self.giveBackServer()
         // The error waits behind whatever the client has not read; past the deadline the socket is closed anyway.
-        let channel = context.channel
-        context.eventLoop.scheduleTask(in: Self.closingDeadline) { channel.close(promise: nil) }
+        let socket = self.socket!
+        _ = self.eventLoop.scheduleTask(in: Self.closingDeadline) { socket.close() }
     }
 
     /// How long a connection being closed with an error may wait for the client to read what is queued for it.

@@ -22,10 +22,10 @@ final class HealthProber: @unchecked Sendable {
     private let lock = NIOLock()
     private var state: BackendHealthStateMachine<HostAndPort>
     private unowned let service: Service
-    private let eventLoop: EventLoop
+    private let eventLoop: RelayLoop
     private let loopIndex: Int
 
-    init(service: Service, settings: ServiceSettings, eventLoop: EventLoop, loopIndex: Int) {
+    init(service: Service, settings: ServiceSettings, eventLoop: RelayLoop, loopIndex: Int) {
         self.service = service
         self.eventLoop = eventLoop
         self.loopIndex = loopIndex

@@ -9,7 +9,7 @@ import Synchronization
 /// Everything the connections share: the services, the credentials, the cancel keys, the metrics.
 /// The configuration behind them is swapped atomically on reload.
 public final class ProxyRuntime: @unchecked Sendable {
-    let loops: [EventLoop]
+    let loops: [RelayLoop]
     let logger: Logger
     let metrics: ProxyMetrics
     let cancelRegistry = CancelRegistry()
@@ -25,7 +25,7 @@ public final class ProxyRuntime: @unchecked Sendable {
     var reloadHandler: (@Sendable () -> String?)?
     var shutdownHandler: (@Sendable () -> Void)?
 
-    init(prepared: PreparedConfiguration, loops: [EventLoop], logger: Logger, metrics: ProxyMetrics) {
+    init(prepared: PreparedConfiguration, loops: [RelayLoop], logger: Logger, metrics: ProxyMetrics) {
         self.prepared = prepared
         self.loops = loops
         self.logger = logger

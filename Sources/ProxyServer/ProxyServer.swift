@@ -1,4 +1,5 @@
 import Logging
+import DataPlane
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -26,9 +27,12 @@ public final class ProxyServer: Sendable {
 
     public func run() async throws {
         let config = self.initial.configuration
+        // NIO keeps the control plane (metrics HTTP, the housekeeping tick); the relay runs on loops of its own.
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         // With one loop, the proxy's own latency limited throughput at 10 clients on 2 cores (README, "Threads").
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: config.eventLoopCount(coreCount: System.coreCount))
-        let loops = Array(group.makeIterator())
+        let relay = try DataPlane.EventLoopGroup(count: config.eventLoopCount(coreCount: System.coreCount))
+        relay.start()
+        let loops = relay.loops
         let runtime = ProxyRuntime(prepared: self.initial, loops: loops, logger: self.logger,
                                    metrics: ProxyMetrics(exported: config.metricsListen != nil))
         let (events, eventSink) = AsyncStream.makeStream(of: Event.self)
@@ -54,37 +58,30 @@ public final class ProxyServer: Sendable {
             self.logger.info("metrics listening", metadata: ["address": "\(metricsAddress)"])
         }
 
-        let bootstrap = ServerBootstrap(group: group)
-            .serverChannelOption(.backlog, value: 1024)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelInitializer { channel in
-                let loopIndex = loops.firstIndex(where: { $0 === channel.eventLoop }) ?? 0
-                let handler = ClientConnectionHandler(
-                    runtime: runtime, eventLoop: channel.eventLoop, loopIndex: loopIndex,
-                    remoteAddress: channel.remoteAddress?.description ?? "?")
-                return channel.eventLoop.makeCompletedFuture {
-                    if channel.localAddress?.protocol != .unix {
-                        try channel.syncOptions?.setOption(.socketOption(.tcp_nodelay), value: 1)
-                    }
-                    try channel.pipeline.syncOperations.addHandler(handler)
-                }
-            }
-        var listeners: [Channel] = []
+        // Listeners run on the first loop and deal accepted clients to the loops in turn.
+        let dealer = ClientDealer(runtime: runtime, loops: loops)
+        var listeners: [Listener] = []
         for address in config.listen {
+            let listener: Listener
             switch address {
             case .tcp(let hostAndPort):
-                listeners.append(try await bootstrap.bind(host: hostAndPort.host, port: hostAndPort.port).get())
+                listener = try Listener.tcp(host: hostAndPort.host, port: hostAndPort.port) { descriptor, _ in
+                    dealer.accepted(descriptor, tcp: true)
+                }
             case .unixSocket:
                 // A socket file left by a proxy that died is replaced, as PostgreSQL does with its own.
-                listeners.append(try await bootstrap.bind(unixDomainSocketPath: address.socketPath!,
-                                                          cleanupExistingSocketFile: true).get())
+                listener = try Listener.unix(path: address.socketPath!) { descriptor, _ in
+                    dealer.accepted(descriptor, tcp: false)
+                }
             }
+            listeners.append(listener)
         }
+        try await loops[0].submit { for listener in listeners { try listener.start(on: loops[0]) } }.get()
         self.logger.info("listening", metadata: ["address": "\(config.listen.map(\.description).joined(separator: ","))",
                                                   "workers": "\(loops.count)",
                                                   "services": "\(config.services.keys.sorted().joined(separator: ","))"])
 
-        let ticker = loops[0].scheduleRepeatedTask(initialDelay: .milliseconds(100), delay: .milliseconds(100)) { _ in
+        let ticker = group.next().scheduleRepeatedTask(initialDelay: .milliseconds(100), delay: .milliseconds(100)) { _ in
             runtime.tick()
         }
 
@@ -115,13 +112,14 @@ public final class ProxyServer: Sendable {
 
         runtime.isShuttingDown = true
         self.logger.info(graceful ? "shutting down gracefully" : "shutting down now")
-        for listener in listeners { try? await listener.close() }
+        try? await loops[0].submit { for listener in listeners { listener.close(on: loops[0]) } }.get()
         if graceful {
             await Self.drain(runtime: runtime, timeout: runtime.configuration.shutdownTimeout)
         }
         ticker.cancel()
         runtime.shutdownPools()
         try? await metricsListener?.close()
+        relay.stop()
         try? await group.shutdownGracefully()
         self.logger.info("stopped")
     }
@@ -155,5 +153,35 @@ public final class ProxyServer: Sendable {
             if remaining == 0 && runtime.connectedClients == 0 { return }
             try? await Task.sleep(for: .milliseconds(50))
         }
+    }
+}
+
+/// Hands each accepted client connection to a relay loop, in turn; runs on the listeners' loop.
+private final class ClientDealer: @unchecked Sendable {  // used on the first loop only
+    private let runtime: ProxyRuntime
+    private let loops: [RelayLoop]
+    private var next = 0
+
+    init(runtime: ProxyRuntime, loops: [RelayLoop]) {
+        self.runtime = runtime
+        self.loops = loops
+    }
+
+    func accepted(_ descriptor: CInt, tcp: Bool) {
+        if tcp {
+            var one: CInt = 1
+            setsockopt(descriptor, CInt(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<CInt>.size))
+        }
+        let index = self.next
+        self.next = (self.next + 1) % self.loops.count
+        let loop = self.loops[index]
+        let runtime = self.runtime
+        let start: @Sendable () -> Void = {
+            let client = ClientConnectionHandler(runtime: runtime, eventLoop: loop, loopIndex: index,
+                                                 descriptor: descriptor,
+                                                 remoteAddress: Listener.peerDescription(descriptor))
+            client.start()
+        }
+        if index == 0 { start() } else { loop.execute(start) }
     }
 }

@@ -1,4 +1,5 @@
 import Logging
+import DataPlane
 import NIOCore
 import PostgresWire
 import ProxyConfig
@@ -9,9 +10,7 @@ import SchemaRouting
 /// `ServerStartupStateMachine`), then relays what the server sends to the client it is lent to, following
 /// message boundaries with `BackendStreamScanner` so the client's `TransactionTracker` sees every
 /// ReadyForQuery. All of it runs on the connection's event loop, which is also its client's.
-final class ServerConnection: ChannelInboundHandler, @unchecked Sendable {
-    typealias InboundIn = ByteBuffer
-    typealias OutboundOut = ByteBuffer
+final class ServerConnection: RelaySocketDelegate, @unchecked Sendable {  // used on its loop only
 
     enum Phase {
         case connecting
@@ -28,12 +27,13 @@ final class ServerConnection: ChannelInboundHandler, @unchecked Sendable {
     let service: Service
     let poolID: Int
     let host: HostAndPort
-    let eventLoop: EventLoop
+    let eventLoop: RelayLoop
     let loopIndex: Int
 
     private var phase: Phase = .connecting
-    private var context: ChannelHandlerContext?
-    private let out = SocketWriter()
+    /// The server's socket, once connected; it owns this connection while the loop has it registered.
+    private var socket: RelaySocket<ServerConnection>?
+    private static let allocator = ByteBufferAllocator()
     private var startup: ServerStartupStateMachine
     private var startupBuffer: ByteBuffer?
     private let startupPromise: EventLoopPromise<Void>
@@ -41,6 +41,8 @@ final class ServerConnection: ChannelInboundHandler, @unchecked Sendable {
     private var resetEndedIdle = true
     private(set) var parameters: [ServerParameter] = []
     private(set) var backendKey: BackendKey?
+    /// The connect in progress (until `attach`): cancelled when the connection is closed before it completes.
+    var connector: Connector?
 
     /// What of the server's replies reaches the client while the proxy has messages of its own in flight.
     var filter = ResponseFilter()
@@ -58,7 +60,7 @@ final class ServerConnection: ChannelInboundHandler, @unchecked Sendable {
     private var lastMessageWasError = false
     private var heldPreamble: ByteBuffer?
 
-    init(service: Service, poolID: Int, host: HostAndPort, eventLoop: EventLoop, loopIndex: Int) {
+    init(service: Service, poolID: Int, host: HostAndPort, eventLoop: RelayLoop, loopIndex: Int) {
         self.service = service
         self.poolID = poolID
         self.host = host
@@ -84,7 +86,7 @@ final class ServerConnection: ChannelInboundHandler, @unchecked Sendable {
 
     var isUsable: Bool {
         if case .closed = self.phase { return false }
-        return self.context?.channel.isActive ?? false
+        return self.socket.map { !$0.isClosed } ?? false
     }
 
     func parameter(_ name: String) -> String? {
@@ -104,18 +106,17 @@ final class ServerConnection: ChannelInboundHandler, @unchecked Sendable {
 
     // MARK: Channel events
 
-    func handlerAdded(context: ChannelHandlerContext) {
-        self.context = context
-    }
-
-    func channelActive(context: ChannelHandlerContext) {
-        self.out.attach(to: context)
+    /// The connect succeeded: log in on `descriptor` (on this connection's loop).
+    func attach(descriptor: CInt) {
+        let socket = RelaySocket(descriptor: descriptor, loop: self.eventLoop, delegate: self)
+        self.socket = socket
+        socket.start()
+        guard !socket.isClosed else { return }
         self.phase = .startup
-        self.run(self.startup.connected(), context: context)
+        self.run(self.startup.connected())
     }
 
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let buffer = self.unwrapInboundIn(data)
+    func socketRead(_ buffer: ByteBuffer) {
         switch self.phase {
         case .leased(let client):
             var buffer = buffer
@@ -132,7 +133,7 @@ final class ServerConnection: ChannelInboundHandler, @unchecked Sendable {
                 case .terminated where client.serverTerminatedBeforeAnswering(self):
                     // Nothing of the client's committed: it goes on with another connection; this one is done.
                     self.phase = .closed
-                    return context.close(promise: nil)
+                    return self.socket?.close() ?? ()
                 case .stalePlan where client.retryAfterStalePlan(self, replies: buffer):
                     return
                 case .terminated, .answered, .stalePlan, .preambleOnly:
@@ -182,7 +183,7 @@ final class ServerConnection: ChannelInboundHandler, @unchecked Sendable {
                 self.service.pool.release(self, reusable: self.resetEndedIdle)
             }
         case .startup:
-            self.receivedDuringStartup(buffer, context: context)
+            self.receivedDuringStartup(buffer)
         case .checking(let check):
             self.receivedDuringCheck(buffer, check)
         case .idle:
@@ -193,16 +194,16 @@ final class ServerConnection: ChannelInboundHandler, @unchecked Sendable {
         }
     }
 
-    func channelReadComplete(context: ChannelHandlerContext) {
+    func socketReadComplete() {
         if case .leased(let client) = self.phase { client.flushToClient() }
     }
 
-    func channelWritabilityChanged(context: ChannelHandlerContext) {
+    func socketWritabilityChanged(_ writable: Bool) {
         // Backpressure: the client stops being read while this connection cannot take its bytes.
-        if case .leased(let client) = self.phase { client.serverWritabilityChanged(context.channel.isWritable) }
+        if case .leased(let client) = self.phase { client.serverWritabilityChanged(writable) }
     }
 
-    func channelInactive(context: ChannelHandlerContext) {
+    func socketClosed() {
         let previous = self.phase
         self.phase = .closed
         self.startupPromise.fail(ServerConnectionError.closedDuringStartup)
@@ -216,14 +217,9 @@ final class ServerConnection: ChannelInboundHandler, @unchecked Sendable {
         self.service.pool.connectionClosed(self)
     }
 
-    func errorCaught(context: ChannelHandlerContext, error: Error) {
-        self.service.logger.debug("server connection error", metadata: ["service": "\(self.service.name)", "error": "\(error)"])
-        context.close(promise: nil)
-    }
-
     // MARK: Startup
 
-    private func receivedDuringStartup(_ buffer: ByteBuffer, context: ChannelHandlerContext) {
+    private func receivedDuringStartup(_ buffer: ByteBuffer) {
         if self.startupBuffer == nil { self.startupBuffer = buffer } else { self.startupBuffer!.writeImmutableBuffer(buffer) }
         while case .startup = self.phase {
             let frame: Frame?
@@ -233,16 +229,16 @@ final class ServerConnection: ChannelInboundHandler, @unchecked Sendable {
             guard let frame else { return }
             let payload = self.startupBuffer!.getSlice(at: frame.payloadStart, length: frame.payloadLength)!
             self.startupBuffer!.moveReaderIndex(forwardBy: frame.totalLength)
-            self.run(self.startup.received(frame.id, payload: payload), context: context)
+            self.run(self.startup.received(frame.id, payload: payload))
         }
     }
 
-    private func run(_ action: ServerStartupStateMachine.Action, context: ChannelHandlerContext) {
+    private func run(_ action: ServerStartupStateMachine.Action) {
         switch action {
         case .wait:
             break
         case .send(let outbound):
-            var writer = MessageWriter(buffer: context.channel.allocator.buffer(capacity: 128))
+            var writer = MessageWriter(buffer: Self.allocator.buffer(capacity: 128))
             switch outbound {
             case .startup(let flat):
                 var pairs: [(name: String, value: String)] = []
@@ -256,7 +252,7 @@ final class ServerConnection: ChannelInboundHandler, @unchecked Sendable {
             case .saslResponse(let data):
                 writer.writeSASLResponse(data)
             }
-            self.out.send(writer.buffer, context: context)
+            self.socket?.send(writer.buffer)
         case .ready(let parameters, let backendKey):
             self.parameters = parameters
             self.backendKey = backendKey
@@ -271,7 +267,7 @@ final class ServerConnection: ChannelInboundHandler, @unchecked Sendable {
     private func failStartup(_ error: ServerStartupError) {
         self.phase = .closed
         self.startupPromise.fail(error)
-        self.context?.close(promise: nil)
+        self.socket?.close()
     }
 
     // MARK: Lending
@@ -319,7 +315,7 @@ final class ServerConnection: ChannelInboundHandler, @unchecked Sendable {
     /// block) and returns the connection to the pool once they are done.
     func reset(with statements: [String]) {
         precondition(self.eventLoop.inEventLoop)
-        guard let context, !statements.isEmpty, self.scanner.isAtMessageBoundary else {
+        guard let socket, !statements.isEmpty, self.scanner.isAtMessageBoundary else {
             self.phase = .idle
             return self.service.pool.release(self, reusable: statements.isEmpty && self.scanner.isAtMessageBoundary)
         }
@@ -328,58 +324,60 @@ final class ServerConnection: ChannelInboundHandler, @unchecked Sendable {
             self.statements.removeAll()
             self.appliedSettings = SessionSettings()
         }
-        var writer = MessageWriter(buffer: context.channel.allocator.buffer(capacity: 64))
+        var writer = MessageWriter(buffer: Self.allocator.buffer(capacity: 64))
         for statement in statements { writer.writeQuery(statement) }
-        self.out.send(writer.buffer, context: context)
+        socket.send(writer.buffer)
     }
 
     /// A query of the proxy's own ahead of the client's messages; its replies never reach the client.
     func writeOwnQuery(_ sql: String) {
-        guard let context else { return }
-        var writer = MessageWriter(buffer: context.channel.allocator.buffer(capacity: sql.utf8.count + 6))
+        guard let socket else { return }
+        var writer = MessageWriter(buffer: Self.allocator.buffer(capacity: sql.utf8.count + 6))
         writer.writeQuery(sql)
         self.filter.expect(.ownQuery, clientPendingSyncPoints: 0)
-        self.out.write(writer.buffer)
+        socket.write(writer.buffer)
     }
 
     @inline(__always)
     func write(_ buffer: ByteBuffer) {
-        self.out.write(buffer)
+        self.socket?.write(buffer)
     }
 
     private var reading = true
 
     /// Backpressure from the client: stop (or resume) reading from the server.
     func setReading(_ on: Bool) {
-        guard self.reading != on, let context else { return }
+        guard self.reading != on, let socket else { return }
         self.reading = on
-        try? context.channel.syncOptions?.setOption(ChannelOptions.autoRead, value: on)
+        socket.setReading(on)
     }
 
     @inline(__always)
     func flush() {
-        guard let context else { return }
-        self.out.flush(context: context)
+        self.socket?.flush()
     }
 
     func close() {
         self.eventLoop.execute {
-            guard let context = self.context, context.channel.isActive else {
+            guard let socket = self.socket, !socket.isClosed else {
+                self.connector?.cancel()
+                self.connector = nil
+                self.startupPromise.fail(ServerConnectionError.closedDuringStartup)
                 if case .closed = self.phase {} else { self.phase = .closed }
                 return self.service.pool.connectionClosed(self)
             }
             if case .idle = self.phase {
-                var writer = MessageWriter(buffer: context.channel.allocator.buffer(capacity: 5))
+                var writer = MessageWriter(buffer: Self.allocator.buffer(capacity: 5))
                 writer.writeTerminate()
-                self.out.send(writer.buffer, context: context)
+                socket.send(writer.buffer)
             }
-            context.close(promise: nil)
+            socket.close()
         }
     }
 
     private func fail(reason: String) {
         self.service.logger.warning("closing server connection", metadata: ["service": "\(self.service.name)", "reason": "\(reason)"])
-        self.context?.close(promise: nil)
+        self.socket?.close()
     }
 }
 
@@ -400,7 +398,7 @@ extension ServerConnection {
     /// health prober on its own connections.
     func check(query: String, timeout: TimeAmount) -> EventLoopFuture<Void> {
         precondition(self.eventLoop.inEventLoop)
-        guard let context, case .idle = self.phase, context.channel.isActive, self.scanner.isAtMessageBoundary else {
+        guard let socket, case .idle = self.phase, !socket.isClosed, self.scanner.isAtMessageBoundary else {
             return self.eventLoop.makeFailedFuture(ServerCheckError.notIdle)
         }
         let promise = self.eventLoop.makePromise(of: Void.self)
@@ -408,9 +406,9 @@ extension ServerConnection {
             self.endCheck(.failure(.timedOut(timeout)))
         }
         self.phase = .checking(ServerCheck(promise: promise, timer: timer))
-        var writer = MessageWriter(buffer: context.channel.allocator.buffer(capacity: query.utf8.count + 6))
+        var writer = MessageWriter(buffer: Self.allocator.buffer(capacity: query.utf8.count + 6))
         writer.writeQuery(query)
-        self.out.send(writer.buffer, context: context)
+        socket.send(writer.buffer)
         return promise.futureResult
     }
 
@@ -454,7 +452,7 @@ extension ServerConnection {
             check.promise.succeed(())
         case .failure(let error):
             self.phase = .closed
-            self.context?.close(promise: nil)
+            self.socket?.close()
             check.promise.fail(error)
         }
     }

@@ -1,5 +1,5 @@
 import NIOCore
-import NIOPosix
+import DataPlane
 import ProxyConfig
 
 /// Opens one pool connection: tries the backend's hosts in order (libpq's multi-host URLs), hosts the health
@@ -8,7 +8,7 @@ import ProxyConfig
 struct ServerConnector {
     let service: Service
     let poolID: Int
-    let eventLoop: EventLoop
+    let eventLoop: RelayLoop
     let loopIndex: Int
 
     func connect() {
@@ -52,39 +52,40 @@ struct ServerConnector {
     /// Connects to one host and logs in, all within `connect_timeout`: a server that accepts the TCP connection
     /// but never finishes the login counts as failed too. On failure the connection is closed.
     static func open(
-        service: Service, host: HostAndPort, poolID: Int, eventLoop: EventLoop, loopIndex: Int
+        service: Service, host: HostAndPort, poolID: Int, eventLoop: RelayLoop, loopIndex: Int
     ) -> EventLoopFuture<ServerConnection> {
         eventLoop.flatSubmit {
             let timeout = service.settings.connectTimeout
             let server = ServerConnection(service: service, poolID: poolID, host: host, eventLoop: eventLoop,
                                           loopIndex: loopIndex)
             let promise = eventLoop.makePromise(of: ServerConnection.self)
-            let channel = NIOLoopBoundBox<Channel?>(nil, eventLoop: eventLoop)
             let timer = eventLoop.scheduleTask(in: timeout.timeAmount) {
                 promise.fail(ServerConnectTimeout(timeout: timeout))
-                server.close()
-                channel.value?.close(promise: nil)  // still connecting: no handler event would close it
+                server.close()  // cancels a connect still in progress, or closes the socket mid-login
             }
-            ClientBootstrap(group: eventLoop)
-                .connectTimeout(timeout.timeAmount)
-                .channelInitializer { newChannel in
-                    channel.value = newChannel
-                    return newChannel.eventLoop.makeCompletedFuture {
-                        try newChannel.pipeline.syncOperations.addHandler(server)
-                    }
+            let connected: Connector.Completion = { result in
+                server.connector = nil
+                switch result {
+                case .success(let descriptor):
+                    server.attach(descriptor: descriptor)
+                case .failure(let error):
+                    server.close()
+                    promise.fail(error)
                 }
-                .connect(to: host)
-                .flatMap { _ in server.startupFuture }
-                .whenComplete { result in
-                    timer.cancel()
-                    switch result {
-                    case .success:
-                        promise.succeed(server)  // ignored when the timeout came first (it closed the server)
-                    case .failure(let error):
-                        server.close()
-                        promise.fail(error)
-                    }
+            }
+            server.connector = host.isSocketDirectory
+                ? Connector.connect(unixPath: host.socketPath, on: eventLoop, completion: connected)
+                : Connector.connect(host: host.host, port: host.port, on: eventLoop, completion: connected)
+            server.startupFuture.whenComplete { result in
+                timer.cancel()
+                switch result {
+                case .success:
+                    promise.succeed(server)  // ignored when the timeout came first (it closed the server)
+                case .failure(let error):
+                    server.close()
+                    promise.fail(error)
                 }
+            }
             return promise.futureResult
         }
     }

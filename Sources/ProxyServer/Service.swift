@@ -32,7 +32,7 @@ final class Service: @unchecked Sendable {
     private var clients: [ObjectIdentifier: ClientConnectionHandler] = [:]
     private var settingsRegistry: [[String: String]: SessionSettings] = [:]
 
-    init(settings: ServiceSettings, mapping: SchemaMapping, loops: [EventLoop], metrics: ServiceMetrics, logger: Logger) {
+    init(settings: ServiceSettings, mapping: SchemaMapping, loops: [RelayLoop], metrics: ServiceMetrics, logger: Logger) {
         self.name = settings.name
         self._settings = settings
         self._mapping = mapping

@@ -12,10 +12,10 @@ final class ServicePool: @unchecked Sendable {
     private var servers: [PoolStateMachine.ConnectionID: ServerConnection] = [:]
     private var waiters: [PoolStateMachine.WaiterID: ClientConnectionHandler] = [:]
     unowned let service: Service
-    private let loops: [EventLoop]
+    private let loops: [RelayLoop]
     private let logger: Logger
 
-    init(service: Service, configuration: PoolConfiguration, loops: [EventLoop], logger: Logger) {
+    init(service: Service, configuration: PoolConfiguration, loops: [RelayLoop], logger: Logger) {
         self.service = service
         self.state = PoolStateMachine(configuration: configuration, seed: UInt64.random(in: 1...UInt64.max))
         self.loops = loops
@@ -124,7 +124,7 @@ final class ServicePool: @unchecked Sendable {
             .connect()
     }
 
-    private func loopIndex(of loop: EventLoop) -> Int {
+    private func loopIndex(of loop: RelayLoop) -> Int {
         self.loops.firstIndex(where: { $0 === loop }) ?? 0
     }
 

@@ -96,12 +96,16 @@ def test_copy_flood_into_a_slow_server_is_held_back_in_the_client_socket(proxy, 
     row = b"".join(pgwire.copy_data(f"{i}\t{'v' * 200}\n".encode()) for i in range(200))  # ~42 KB
     raw.sock.setblocking(False)
     offered = 0
+    pending = memoryview(row)
     deadline = time.monotonic() + 8
     while time.monotonic() < deadline:
         try:
-            offered += raw.sock.send(row)
+            sent = raw.sock.send(pending)  # may take part of it: the rest goes next, so frames stay whole
         except BlockingIOError:
             time.sleep(0.01)
+            continue
+        offered += sent
+        pending = pending[sent:] if sent < len(pending) else memoryview(row)
     growth = rss(px) - before
     print(f"COPY flood: {offered / MiB:.1f} MiB accepted by the socket in 8 s, proxy RSS growth {growth / MiB:.1f} MiB")
     # The server takes ~100 rows/s (~20 KB/s): everything beyond the kernel's socket buffers must wait outside.

@@ -1,0 +1,147 @@
+import DataPlane
+import NIOCore
+
+/// What a `RelaySocket` reports to the connection that owns it; called on the socket's loop.
+protocol RelaySocketDelegate: AnyObject {
+    /// Bytes that arrived (one receive). The buffer may be kept; the socket then reads into a new one.
+    func socketRead(_ buffer: ByteBuffer)
+    /// The receive above has been handled: time to flush what it produced.
+    func socketReadComplete()
+    /// The socket's unsent queue crossed its bound (false) or drained below it (true).
+    func socketWritabilityChanged(_ writable: Bool)
+    /// The socket is closed (by the peer, an error, or `close()`); called once, after the event that closed it.
+    func socketClosed()
+}
+
+/// The I/O shell of one client or server connection on a relay loop: one receive per readiness event (into the
+/// loop's buffer, copied once into a `ByteBuffer` that is reused while nobody keeps it), writes gathered until
+/// `flush` and sent with one send(2), what the kernel does not take queued in the `SocketConnection`.
+///
+/// Generic over its delegate so the calls into the connection's logic are direct, and the delegate is held
+/// unowned(unsafe): the delegate owns this socket, and `delegateOwner` keeps the delegate alive while the loop
+/// keeps this socket registered. No reference is counted per message.
+final class RelaySocket<Delegate: RelaySocketDelegate>: EventHandler, @unchecked Sendable {  // used on its loop only
+    let connection: SocketConnection
+    private unowned(unsafe) let delegate: Delegate
+    private var delegateOwner: Delegate?
+    private var readScratch: ByteBuffer
+    private var gathered: ByteBuffer?
+    private var moreGathered: [ByteBuffer] = []
+    /// Where several gathered pieces are joined; kept, so joining allocates only while a send still holds it.
+    private var joined: ByteBuffer?
+    private var reportedUnwritable = false
+    private var closeWhenDrained = false
+    private(set) var isClosed = false
+    let allocator = ByteBufferAllocator()
+
+    init(descriptor: CInt, loop: RelayLoop, delegate: Delegate) {
+        self.connection = SocketConnection(descriptor: descriptor, loop: loop)
+        self.delegate = delegate
+        self.delegateOwner = delegate
+        self.readScratch = ByteBufferAllocator().buffer(capacity: 0)
+    }
+
+    /// Starts receiving events; on failure the socket is closed (and the delegate told).
+    func start() {
+        do { try self.connection.register(handler: self) } catch { self.close() }
+    }
+
+    var isWritable: Bool { !self.connection.isOverHighWater }
+
+    func setReading(_ on: Bool) {
+        self.connection.setReading(on)
+    }
+
+    // MARK: Writing
+
+    @inline(__always)
+    func write(_ buffer: ByteBuffer) {
+        guard buffer.readableBytes > 0 else { return }
+        if self.gathered == nil { self.gathered = buffer } else { self.moreGathered.append(buffer) }
+    }
+
+    /// Sends what was gathered: one send(2) for all of it.
+    @inline(__always)
+    func flush() {
+        guard var bytes = self.gathered else { return }
+        self.gathered = nil
+        if !self.moreGathered.isEmpty {
+            var joined = self.joined ?? self.allocator.buffer(capacity: 512)
+            self.joined = nil  // not shared while it is written to, so clear() keeps its storage
+            joined.clear()
+            joined.writeImmutableBuffer(bytes)
+            for piece in self.moreGathered { joined.writeImmutableBuffer(piece) }
+            self.moreGathered.removeAll(keepingCapacity: true)
+            bytes = joined
+            if joined.capacity <= 65_536 { self.joined = joined }  // a huge statement's buffer is not kept
+        }
+        let sent = bytes.withUnsafeReadableBytes { self.connection.send($0) }
+        guard sent else { return self.close() }
+        if !self.reportedUnwritable, self.connection.isOverHighWater {
+            self.reportedUnwritable = true
+            self.delegate.socketWritabilityChanged(false)
+        }
+    }
+
+    /// `write` and `flush`.
+    func send(_ buffer: ByteBuffer) {
+        self.write(buffer)
+        self.flush()
+    }
+
+    /// Sends what was gathered, then closes once every byte has gone to the kernel.
+    func flushAndClose() {
+        self.flush()
+        guard !self.isClosed else { return }
+        if self.connection.queuedBytes == 0 { return self.close() }
+        self.closeWhenDrained = true
+        self.connection.setReading(false)
+    }
+
+    // MARK: Events
+
+    func handle(_ events: UInt32, on loop: DataPlane.EventLoop) {
+        if events & RelayLoop.writable != 0 {
+            guard self.connection.sendQueued() else { return self.close() }
+            if self.connection.queuedBytes == 0, self.closeWhenDrained { return self.close() }
+            if self.reportedUnwritable, !self.connection.isOverHighWater {
+                self.reportedUnwritable = false
+                self.delegate.socketWritabilityChanged(true)
+            }
+        }
+        if events & (RelayLoop.hangup | RelayLoop.error) != 0, !self.connection.isReading {
+            return self.close()  // the peer is gone; paused reading would otherwise see this event forever
+        }
+        guard events & (RelayLoop.readable | RelayLoop.hangup | RelayLoop.error) != 0, self.connection.isReading else {
+            return
+        }
+        switch self.connection.receive(into: loop.readBuffer) {
+        case .bytes(let count):
+            self.readScratch.clear()
+            self.readScratch.writeBytes(UnsafeRawBufferPointer(rebasing: loop.readBuffer[..<count]))
+            self.delegate.socketRead(self.readScratch)
+            if !self.isClosed { self.delegate.socketReadComplete() }
+        case .closed, .failed:
+            self.close()
+        case .wouldBlock:
+            break
+        }
+    }
+
+    // MARK: Closing
+
+    /// Closes now (queued bytes are dropped); the delegate hears `socketClosed` after the current event, as a
+    /// NIO handler heard `channelInactive`, so code that closes and goes on is not re-entered.
+    func close() {
+        guard !self.isClosed else { return }
+        self.isClosed = true
+        self.gathered = nil
+        self.moreGathered.removeAll()
+        self.connection.close()
+        let loop = self.connection.loop
+        loop.execute { [self] in
+            self.delegate.socketClosed()
+            self.delegateOwner = nil
+        }
+    }
+}
