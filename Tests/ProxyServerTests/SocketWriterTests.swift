@@ -42,15 +42,22 @@ import Testing
 
         /// Everything the peer can read within `seconds` of the last byte, up to `limit`.
         func receive(atMost limit: Int, seconds: Int = 2) -> [UInt8] {
+            self.receiveUntilEnd(atMost: limit, seconds: seconds).bytes
+        }
+
+        /// Like `receive`, and whether the peer then read end-of-stream (the writer closed), rather than running
+        /// out of time or reaching `limit`.
+        func receiveUntilEnd(atMost limit: Int, seconds: Int = 2) -> (bytes: [UInt8], ended: Bool) {
             var received: [UInt8] = []
             var chunk = [UInt8](repeating: 0, count: 65_536)
             var poller = pollfd(fd: self.peer, events: Int16(POLLIN), revents: 0)
             while received.count < limit, poll(&poller, 1, Int32(seconds * 1000)) > 0 {
                 let count = read(self.peer, &chunk, min(chunk.count, limit - received.count))
-                if count <= 0 { break }
+                if count == 0 { return (received, true) }
+                if count < 0 { break }
                 received.append(contentsOf: chunk[0..<count])
             }
-            return received
+            return (received, false)
         }
 
         func close() throws {
@@ -112,8 +119,9 @@ import Testing
         #expect(try !pair.send(bytes: big).direct)
         // Nothing new gathered, but NIO holds most of the megabyte: the close must come after it.
         try pair.channel.eventLoop.submit { pair.handler.writer.flushAndClose(context: pair.handler.context!) }.wait()
-        let received = pair.receive(atMost: big + 1)
+        let (received, ended) = pair.receiveUntilEnd(atMost: big + 1)
         #expect(received.count == big)
+        #expect(ended, "the peer read no end-of-stream after the megabyte: the socket was not closed")
     }
 
     @Test func aClosedChannelsDescriptorIsNeverWritten() throws {
