@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Side-by-side pgbench: direct PostgreSQL vs PgBouncer vs schemaproxy, on one throwaway PostgreSQL 15.
+# With --binary-b (or --workers-b), an A/B run: two schemaproxy instances side by side in the same rounds.
 #
 #   benchmarks/pgbench_compare.sh [options]
 #     --rounds N          rounds per cell; targets alternate within a round (default 3)
@@ -14,11 +15,18 @@
 #     --scale N           pgbench -i scale (default 10)
 #     --jobs N            pgbench -j (default 2)
 #     --workers N         schemaproxy `workers` (event-loop threads); default: the proxy's own
+#     --binary-b PATH     A/B: add a second schemaproxy instance ("schemaproxy B") running PATH, with the
+#                         empty mapping, beside the first ("schemaproxy", A); the table adds B/A
+#     --workers-b N       `workers` of instance B (default: --workers); without --binary-b, B runs A's
+#                         binary, so `--workers 1 --workers-b 2` compares one thread with two
+#     --detail            add each proxy's user and sys CPU per transaction (/proc/PID/stat fields 14 and
+#                         15 apart) and preemptions per transaction (involuntary context switches, summed
+#                         over its threads from /proc/PID/task/*/status)
 #     --no-pgbouncer      leave PgBouncer out
 #     --no-schemaproxy    leave schemaproxy out (e.g. to check the harness before it exists)
 #     --out FILE          also write every run as TSV to FILE
 #
-# schemaproxy is $SCHEMAPROXY_BIN, else .build/release/schemaproxy (built if missing).
+# schemaproxy (A) is $SCHEMAPROXY_BIN, else .build/release/schemaproxy (built if missing).
 # Every pool is in transaction mode with 20 server connections. CPU per transaction of a proxy is
 # (utime + stime of its process, all threads, /proc/PID/stat fields 14+15, in clock ticks) / transactions.
 # Everything listens on 127.0.0.1 only.
@@ -27,7 +35,7 @@ set -euo pipefail
 cd "$SP_ROOT"
 
 rounds=3 duration=10 modes=simple,extended clients=10,50 prepared="" mapped="" metrics_off="" scale=10 jobs=2
-workers=""
+workers="" binary_b="" workers_b="" detail=""
 use_pgb=1 use_spx=1 out=""
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -41,10 +49,13 @@ while [ $# -gt 0 ]; do
         --scale) scale=$2; shift ;;
         --jobs) jobs=$2; shift ;;
         --workers) workers=$2; shift ;;
+        --binary-b) binary_b=$2; shift ;;
+        --workers-b) workers_b=$2; shift ;;
+        --detail) detail=1 ;;
         --no-pgbouncer) use_pgb="" ;;
         --no-schemaproxy) use_spx="" ;;
         --out) out=$2; shift ;;
-        -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,32p' "$0"; exit 0 ;;
         *) die "unknown option: $1" ;;
     esac
     shift
@@ -65,6 +76,13 @@ if [ -n "$use_spx" ]; then
         fi
     fi
     [ -x "$SPX_BIN" ] || die "no schemaproxy binary at $SPX_BIN"
+fi
+SPX_BIN_B=""
+if [ -n "$binary_b" ] || [ -n "$workers_b" ]; then
+    [ -n "$use_spx" ] || die "--binary-b / --workers-b need schemaproxy (drop --no-schemaproxy)"
+    SPX_BIN_B=${binary_b:-$SPX_BIN}
+    [ -x "$SPX_BIN_B" ] || die "no schemaproxy binary at $SPX_BIN_B (--binary-b)"
+    workers_b=${workers_b:-$workers}
 fi
 PGBENCH="$PG_BIN/pgbench"
 CLK_TCK=$(getconf CLK_TCK)
@@ -141,8 +159,8 @@ EOF
 fi
 
 start_schemaproxy() {
-    # start_schemaproxy NAME SCHEMAS_YAML [METRICS]   METRICS: "off" leaves metrics_listen out
-    local name=$1 schemas=$2 metrics=${3:-on} port mlisten=""
+    # start_schemaproxy NAME SCHEMAS_YAML [METRICS [BINARY [WORKERS]]]   METRICS: "off" leaves metrics_listen out
+    local name=$1 schemas=$2 metrics=${3:-on} binary=${4:-$SPX_BIN} nworkers=${5-$workers} port mlisten=""
     port=$(free_port)
     [ "$metrics" = off ] || mlisten="127.0.0.1:$(free_port)"
     cat >"$WORK/$name.yaml" <<EOF
@@ -165,8 +183,8 @@ services:
     backend: postgresql://bench_user:\${BENCH_PW}@127.0.0.1:$PG_PORT/bench
     schemas: $schemas
 EOF
-    [ -n "$workers" ] && echo "workers: $workers" >>"$WORK/$name.yaml"
-    BENCH_PW=$BENCH_PW "$SPX_BIN" --config "$WORK/$name.yaml" >"$WORK/$name.log" 2>&1 &
+    [ -n "$nworkers" ] && echo "workers: $nworkers" >>"$WORK/$name.yaml"
+    BENCH_PW=$BENCH_PW "$binary" --config "$WORK/$name.yaml" >"$WORK/$name.log" 2>&1 &
     PID[$name]=$!
     PIDS+=("${PID[$name]}")
     wait_for_port "$port" 30 "${PID[$name]}" || { cat "$WORK/$name.log" >&2; die "$name did not start"; }
@@ -186,35 +204,50 @@ if [ -n "$use_spx" ]; then
     if [ -n "$metrics_off" ]; then
         start_schemaproxy schemaproxy_nometrics '{}' off
     fi
+    if [ -n "$SPX_BIN_B" ]; then
+        start_schemaproxy schemaproxy_b '{}' on "$SPX_BIN_B" "$workers_b"
+    fi
 fi
 log "targets: ${TARGETS[*]}"
+AB_TITLE=""
+if [ -n "$SPX_BIN_B" ]; then
+    AB_TITLE="; A = $SPX_BIN (workers ${workers:-default}), B = $SPX_BIN_B (workers ${workers_b:-default})"
+    log "A/B: A = $SPX_BIN (workers ${workers:-default}), B = $SPX_BIN_B (workers ${workers_b:-default})"
+fi
 
-cpu_ticks() {
-    # utime + stime (fields 14, 15) of a process; the comm field may hold spaces, so cut after ')'
-    local stat
+proc_counters() {
+    # "UTIME STIME PREEMPTIONS" of a process: fields 14 and 15 of /proc/PID/stat (all threads, clock ticks; the
+    # comm field may hold spaces, so cut after ')'), and nonvoluntary_ctxt_switches summed over its threads
+    local stat preempt=0 n f
     stat=$(<"/proc/$1/stat")
     stat=${stat##*) }
+    for f in /proc/"$1"/task/*/status; do
+        n=$(sed -n 's/^nonvoluntary_ctxt_switches:[[:space:]]*//p' "$f" 2>/dev/null) || n=0
+        preempt=$((preempt + ${n:-0}))
+    done
     # shellcheck disable=SC2086
     set -- $stat
-    echo $(( ${12} + ${13} ))
+    echo "${12} ${13} $preempt"
 }
 
 RESULTS="$WORK/results.tsv"
-printf 'round\tmode\tclients\ttarget\ttps\ttransactions\tcpu_ticks\tclk_tck\n' >"$RESULTS"
+printf 'round\tmode\tclients\ttarget\ttps\ttransactions\tcpu_ticks\tclk_tck\tuser_ticks\tsys_ticks\tpreemptions\n' \
+    >"$RESULTS"
 
 run_one() {
     # run_one ROUND MODE CLIENTS TARGET
-    local round=$1 mode=$2 c=$3 target=$4 before=0 after=0 log tps tx
+    local round=$1 mode=$2 c=$3 target=$4 log tps tx
+    local before=(0 0 0) after=(0 0 0)
     log="$WORK/run-$round-$mode-$c-$target.log"
-    [ -n "${PID[$target]:-}" ] && before=$(cpu_ticks "${PID[$target]}")
+    [ -n "${PID[$target]:-}" ] && read -r -a before <<<"$(proc_counters "${PID[$target]}")"
     if ! PGPASSWORD=$BENCH_PW "$PGBENCH" -S -n -T "$duration" -c "$c" -j "$jobs" -M "$mode" \
         -h 127.0.0.1 -p "${PORT[$target]}" -U bench_user bench >"$log" 2>&1; then
         log "pgbench failed: $target, -M $mode, -c $c:"
         tail -n 15 "$log" >&2
-        printf '%s\t%s\t%s\t%s\tNA\tNA\tNA\t%s\n' "$round" "$mode" "$c" "$target" "$CLK_TCK" >>"$RESULTS"
+        printf '%s\t%s\t%s\t%s\tNA\tNA\tNA\t%s\tNA\tNA\tNA\n' "$round" "$mode" "$c" "$target" "$CLK_TCK" >>"$RESULTS"
         return 0
     fi
-    [ -n "${PID[$target]:-}" ] && after=$(cpu_ticks "${PID[$target]}")
+    [ -n "${PID[$target]:-}" ] && read -r -a after <<<"$(proc_counters "${PID[$target]}")"
     tps=$(sed -n 's/^tps = \([0-9.]*\) (without initial connection time)$/\1/p' "$log")
     tx=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$log")
     local failed
@@ -224,9 +257,15 @@ run_one() {
         tail -n 15 "$log" >&2
         tps=NA
     fi
-    local cpu=NA
-    [ -n "${PID[$target]:-}" ] && cpu=$((after - before))
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$mode" "$c" "$target" "$tps" "${tx:-NA}" "$cpu" "$CLK_TCK" >>"$RESULTS"
+    local cpu=NA user=NA sys=NA preempt=NA
+    if [ -n "${PID[$target]:-}" ]; then
+        user=$((after[0] - before[0]))
+        sys=$((after[1] - before[1]))
+        cpu=$((user + sys))
+        preempt=$((after[2] - before[2]))
+    fi
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$mode" "$c" "$target" "$tps" "${tx:-NA}" \
+        "$cpu" "$CLK_TCK" "$user" "$sys" "$preempt" >>"$RESULTS"
     printf '  round %s  -M %-8s -c %-3s %-20s %10s tps\n' "$round" "$mode" "$c" "$target" "$tps" >&2
 }
 
@@ -260,5 +299,5 @@ for ((r = 1; r <= rounds; r++)); do
 done
 
 [ -n "$out" ] && cp "$RESULTS" "$out"
-python3 "$SP_ROOT/benchmarks/pgbench_summary.py" "$RESULTS" \
-    --title "pgbench -S -n -T$duration -j$jobs, scale $scale, $rounds round(s), pool 20 transaction mode, $(nproc) cores"
+title="pgbench -S -n -T$duration -j$jobs, scale $scale, $rounds round(s), pool 20 transaction mode, $(nproc) cores"
+python3 "$SP_ROOT/benchmarks/pgbench_summary.py" "$RESULTS" ${detail:+--detail} --title "$title$AB_TITLE"

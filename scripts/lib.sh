@@ -3,6 +3,8 @@
 #
 #   ensure_packages [EXTRA...]      apt-get install what is missing (PostgreSQL 15, pgbouncer, libpg_query, EXTRA)
 #   ensure_python_packages          pip install pytest, psycopg 3, psycopg2, asyncpg, SQLAlchemy 2 (+ greenlet) if missing
+#   ensure_test_tool CMD PACKAGE    install Debian PACKAGE if CMD is missing; a failure ends the run under CI=true
+#   is_ci                           true when CI=true (CI runs .ci/run with it)
 #   free_port                       print a TCP port that is free on 127.0.0.1 right now
 #   pg_start DIR [PORT]             initdb + start a throwaway PostgreSQL 15 in DIR (sets PG_DIR, PG_PORT)
 #   pg_stop DIR                     stop it (fast) and remove DIR
@@ -72,6 +74,26 @@ ensure_packages() {
             systemctl stop "$unit" || true
         fi
     done
+}
+
+is_ci() {
+    case "${CI:-}" in
+        true | TRUE | True | 1 | yes) return 0 ;;
+        *) return 1 ;;
+    esac
+}
+
+# A tool some integration tests need. Without it those tests skip locally (with a warning here and the reason in
+# pytest's summary); under CI a tool that cannot be installed fails the run: a green CI must mean they ran.
+ensure_test_tool() {
+    local cmd=$1 package=$2
+    command -v "$cmd" >/dev/null 2>&1 && return 0
+    (ensure_packages "$package") || true
+    command -v "$cmd" >/dev/null 2>&1 && return 0
+    if is_ci; then
+        die "could not install $cmd (Debian package $package): under CI the tests that need it must run"
+    fi
+    log "warning: could not install $cmd (Debian package $package); the tests that need it will be skipped"
 }
 
 ensure_python_packages() {

@@ -414,6 +414,23 @@ def have(cmd: str) -> bool:
     return shutil.which(cmd) is not None
 
 
+def under_ci() -> bool:
+    return os.environ.get("CI", "").lower() in ("true", "1", "yes")
+
+
+def required_tool(cmd: str, package: str) -> str:
+    """The path of `cmd`, which a test needs. Missing, the test is skipped (with the reason in pytest's summary),
+    except under CI=true: there scripts/test.sh has installed every such tool, so a missing one is a broken
+    install that must fail the run, not a test that passes by not running."""
+    path = shutil.which(cmd)
+    if path is None:
+        why = f"{cmd} is not installed (Debian package {package}; scripts/test.sh installs it)"
+        if under_ci():
+            pytest.fail(f"{why}; under CI a test that needs it fails instead of being skipped", pytrace=False)
+        pytest.skip(why)
+    return path
+
+
 # --------------------------------------------------------------------------- extra clusters (fault tests)
 
 @dataclass

@@ -26,48 +26,61 @@ def sleeping_backends(pg):
     return n
 
 
+def cancel_once_sleeping(pg, cancel) -> threading.Thread:
+    """Calls `cancel` from a thread as soon as the server runs the client's pg_sleep(10): a cancel sent before
+    the query reaches the server would find nothing to cancel, however long a fixed timer waits."""
+    def run():
+        wait_until(lambda: sleeping_backends(pg) == 1, 15, interval=0.02, what="pg_sleep running")
+        cancel()
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread
+
+
 def test_psycopg3_cancel(px, pg):
     with px.connect() as c:
         assert c.info.backend_pid != 0
         t0 = time.monotonic()
-        timer = threading.Thread(target=lambda: (wait_until(lambda: sleeping_backends(pg) == 1, 5,
-                                                            what="pg_sleep running"), c.cancel()))
-        timer.start()
+        canceller = cancel_once_sleeping(pg, c.cancel)
         with pytest.raises(psycopg.errors.QueryCanceled) as ei:
             c.execute("SELECT pg_sleep(10)")
-        timer.join(10)
+        canceller.join(10)
         assert ei.value.sqlstate == "57014"
-        assert time.monotonic() - t0 < 5
+        assert time.monotonic() - t0 < 8  # well inside the 10 s sleep
         assert c.execute("SELECT 'usable'").fetchone() == ("usable",)
     wait_until(lambda: sleeping_backends(pg) == 0, 5, what="no pg_sleep left on the server")
 
 
-def test_psycopg3_cancel_inside_transaction(px):
+def test_psycopg3_cancel_inside_transaction(px, pg):
     with px.connect(autocommit=False) as c:
         c.execute("SELECT 1")
-        threading.Timer(0.5, c.cancel).start()
+        canceller = cancel_once_sleeping(pg, c.cancel)
         with pytest.raises(psycopg.errors.QueryCanceled):
             c.execute("SELECT pg_sleep(10)")
+        canceller.join(10)
         c.rollback()
         assert c.execute("SELECT 2").fetchone() == (2,)
         c.commit()
+    wait_until(lambda: sleeping_backends(pg) == 0, 5, what="no pg_sleep left on the server")
 
 
-def test_psycopg2_cancel(px):
+def test_psycopg2_cancel(px, pg):
     c = psycopg2.connect(**px.kw(), connect_timeout=10)
     c.autocommit = True
     try:
         t0 = time.monotonic()
-        threading.Timer(0.5, c.cancel).start()
+        canceller = cancel_once_sleeping(pg, c.cancel)
         cur = c.cursor()
         with pytest.raises(psycopg2.errors.QueryCanceled) as ei:
             cur.execute("SELECT pg_sleep(10)")
+        canceller.join(10)
         assert ei.value.pgcode == "57014"
-        assert time.monotonic() - t0 < 5
+        assert time.monotonic() - t0 < 8  # well inside the 10 s sleep
         cur.execute("SELECT 3")
         assert cur.fetchone() == (3,)
     finally:
         c.close()
+    wait_until(lambda: sleeping_backends(pg) == 0, 5, what="no pg_sleep left on the server")
 
 
 def test_asyncpg_timeout_cancels(px, pg):

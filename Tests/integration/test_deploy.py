@@ -19,7 +19,7 @@ import psycopg
 import pytest
 import yaml
 
-from conftest import DEPLOY, dashboard_queries, schemaproxy_bin, wait_until
+from conftest import DEPLOY, dashboard_queries, required_tool, schemaproxy_bin, wait_until
 
 def k8s_documents() -> dict[str, list[dict]]:
     by_kind: dict[str, list[dict]] = {}
@@ -102,9 +102,7 @@ def test_kubernetes_reload_sidecar_sends_sighup_on_change(proxy, tmp_path):
 
 
 def test_systemd_unit_verifies(tmp_path):
-    analyze = shutil.which("systemd-analyze")
-    if analyze is None:
-        pytest.skip("systemd-analyze is not installed")
+    analyze = required_tool("systemd-analyze", "systemd")
     text = (DEPLOY / "schemaproxy.service").read_text()
     assert "ExecReload=/bin/kill -HUP $MAINPID" in text
     unit = tmp_path / "schemaproxy.service"

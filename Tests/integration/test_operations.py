@@ -136,8 +136,17 @@ def test_sigterm_lets_open_transaction_finish(proxy, pg):
     c = px.connect(autocommit=False)
     c.execute("SELECT 1")
     px.proc.send_signal(signal.SIGTERM)
-    # new clients are refused while draining
+    # new clients are refused while draining: /health says so, and a new connection fails
     wait_until(lambda: http_get(px.metrics_port, "/health")[0] != 200, 5, what="/health to stop answering 200")
+
+    def new_client_refused() -> bool:
+        try:
+            psycopg.connect(**px.kw(), connect_timeout=5).close()
+            return False
+        except psycopg.OperationalError:
+            return True
+    wait_until(new_client_refused, 5, interval=0.1, what="a new client to be refused")
+    assert px.alive(), "the proxy exited with a transaction still open"
     assert c.execute("SELECT 'finishing'").fetchone() == ("finishing",)
     c.commit()
     c.close()
@@ -173,9 +182,19 @@ def test_service_search_path(proxy, pg):
         assert c.execute("SHOW search_path").fetchone() == ("pg_catalog",)  # the role's own setting
 
 
+def admin_pool(admin: psycopg.Connection, service: str) -> dict:
+    """The SHOW POOLS row of `service`, as text values by column name."""
+    cur = admin.execute("SHOW POOLS")
+    columns = [d.name for d in cur.description]
+    return next(dict(zip(columns, row)) for row in cur.fetchall() if row[0] == service)
+
+
 def test_pause_and_resume(proxy):
     px = proxy()
-    admin = psycopg.connect(px.url("schemaproxy", user="admin", password=px.admin_password), autocommit=True)
+    # prepare_threshold=None: the admin console takes simple queries only, and psycopg would prepare the polled
+    # SHOW POOLS after a few runs.
+    admin = psycopg.connect(px.url("schemaproxy", user="admin", password=px.admin_password), autocommit=True,
+                            prepare_threshold=None)
     try:
         admin.execute("PAUSE saju_service")
         done = threading.Event()
@@ -186,7 +205,11 @@ def test_pause_and_resume(proxy):
             done.set()
         t = threading.Thread(target=query)
         t.start()
-        assert not done.wait(1.0), "a query went through while the service was paused"
+        # Not a fixed sleep: wait until the proxy holds the client, waiting for a server connection, then check.
+        wait_until(lambda: admin_pool(admin, "saju_service")["cl_waiting"] == "1", 10, interval=0.05,
+                   what="the client to wait on the paused service")
+        assert admin_pool(admin, "saju_service")["paused"] == "yes"
+        assert not done.is_set(), "a query went through while the service was paused"
         admin.execute("RESUME saju_service")
         assert done.wait(5), "the query did not proceed after RESUME"
         t.join(5)

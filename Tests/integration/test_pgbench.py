@@ -43,7 +43,9 @@ def test_two_event_loops_share_a_full_pool_without_churn(proxy, pg):
     p = run_pgbench(px, "-S", clients=16)
     out = p.stdout + p.stderr
     processed, failed = pgbench_counts(p.returncode, out)
-    assert processed > 1000 and failed == 0, out
+    # Enough transactions that churn would show (the figures above are from a quiet machine); not a throughput
+    # floor: three compiling jobs on this 2-core machine can cut pgbench to a few hundred per second.
+    assert processed > 300 and failed == 0, out
     # The counter is flushed by backends when they exit or go idle; give the last ones a moment.
     time.sleep(1.5)
     (after,), = pg.super_exec("SELECT sessions FROM pg_stat_database WHERE datname = 'bench'", dbname="bench")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import os
+import socket
 import subprocess
 import time
 
@@ -74,6 +75,13 @@ def bench_backends(pg) -> int:
     return pg.backends(role="bench_user", db="bench")
 
 
+def interpretations(pg) -> tuple[int]:
+    """The row count of dream_service.dream_interpretations, read directly (not through the proxy)."""
+    (row,) = pg.super_exec("SELECT count(*) FROM dream_service.dream_interpretations")
+    assert row[0] > 0, "the heal7 example has interpretations: a count of 0 would prove nothing"
+    return tuple(row)
+
+
 def test_reload_under_pgbench_load(proxy, pg, load):
     px = proxy(pool_size=4)
     cfg = copy.deepcopy(px.config)
@@ -128,7 +136,8 @@ def test_reload_under_pgbench_load(proxy, pg, load):
     px.reload(cfg)
     wait_reloaded(px, "success", ok)
     assert connect_error(px.url("extra")).sqlstate == "3D000"
-    assert extra.execute("SELECT count(*) FROM dream_interpretations").fetchone()[0] >= 0
+    # Still extra's mapping: unqualified, dream_interpretations is only found in dream_service.
+    assert extra.execute("SELECT count(*) FROM dream_interpretations").fetchone() == interpretations(pg)
     extra.commit()
     assert extra.execute("SELECT 'still served'").fetchone() == ("still served",)  # its next transaction too
     extra.rollback()
@@ -152,22 +161,44 @@ def test_reload_under_pgbench_load(proxy, pg, load):
     assert px.alive()
 
 
-def test_sighup_storm_under_load(proxy, load):
-    """Ten reloads within a second, alternating pool sizes and mappings, while pgbench runs."""
+def test_sighup_storm_under_load(proxy, pg, load):
+    """Ten reloads within a second, alternating pool sizes and mappings, while pgbench runs; the last file's
+    config (pool size and mapping) is the one in force afterwards."""
+    # Ten schemas storm_0..storm_9, each with a table storm_marker holding its own number: reload i maps
+    # storm_marker to storm_i, so `SELECT n FROM storm_marker` through bench tells which mapping is in force.
+    with pg.super_conn("bench") as c:
+        for i in range(10):
+            c.execute(f"CREATE SCHEMA IF NOT EXISTS storm_{i} AUTHORIZATION bench_user")
+            c.execute(f"CREATE TABLE IF NOT EXISTS storm_{i}.storm_marker (n int)")
+            c.execute(f"ALTER TABLE storm_{i}.storm_marker OWNER TO bench_user")
+            c.execute(f"TRUNCATE storm_{i}.storm_marker")
+            c.execute(f"INSERT INTO storm_{i}.storm_marker VALUES ({i})")
     px = proxy(pool_size=4)
     cfg = copy.deepcopy(px.config)
-    lo = load(px, seconds=6)
+    lo = load(px, seconds=8)
     wait_for_progress(px, "before the storm")
     ok, bad = px.reload_count("success"), px.reload_count("failure")
-    mapped = {"public": ["pgbench_accounts", "pgbench_branches", "pgbench_tellers", "pgbench_history"]}
+    pgbench_tables = ["pgbench_accounts", "pgbench_branches", "pgbench_tellers", "pgbench_history"]
     for i in range(10):
         cfg["services"]["bench"]["pool_size"] = 3 + i % 3
-        cfg["services"]["bench"]["schemas"] = mapped if i % 2 else {}
+        cfg["services"]["bench"]["schemas"] = {f"storm_{i}": ["storm_marker"],
+                                               **({"public": pgbench_tables} if i % 2 else {})}
         px.reload(cfg)
         time.sleep(0.09)  # ~10 signals in one second
-    # the last file written is the one in force (signals may coalesce, but the last one is never lost)
-    wait_until(lambda: str(px.pools()["bench"]["pool_size"]) == str(cfg["services"]["bench"]["pool_size"]), 10,
-               interval=0.1, what="the last config of the storm to be in force")
+
+    def marker() -> int | None:
+        try:
+            with px.connect("bench") as c:
+                return c.execute("SELECT n FROM storm_marker").fetchone()[0]
+        except psycopg.errors.UndefinedTable:
+            return None
+    # The last file written is the one in force (signals may coalesce, but the last one is never lost): its pool
+    # size, and its mapping (storm_marker in storm_9, pgbench's tables in public).
+    last_pool_size = str(cfg["services"]["bench"]["pool_size"])
+    wait_until(lambda: str(px.pools()["bench"]["pool_size"]) == last_pool_size and marker() == 9, 10,
+               interval=0.1, what="the last config of the storm (pool size and mapping) to be in force")
+    in_force = {r["schema"]: r["tables"] for r in px.admin_rows("SHOW SERVICES") if r["service"] == "bench"}
+    assert in_force == {"storm_9": "storm_marker", "public": ", ".join(pgbench_tables)}, in_force
     assert px.reload_count("success") > ok
     assert px.reload_count("failure") == bad  # files are replaced atomically: no reload saw half a file
     assert http_get(px.metrics_port, "/health")[0] == 200
@@ -229,7 +260,7 @@ def test_env_values_come_from_the_proxys_own_environment(proxy):
         assert c.execute("SELECT count(*) FROM users").fetchone() == (3,)
 
 
-def test_removed_service_added_again_keeps_its_clients(proxy):
+def test_removed_service_added_again_keeps_its_clients(proxy, pg):
     """Removed, then back in the next reload while a client still holds a transaction: that client goes on
     (its commit and its next transactions), and new clients are admitted again."""
     px = proxy()
@@ -245,7 +276,8 @@ def test_removed_service_added_again_keeps_its_clients(proxy):
     ok = px.reload_count("success")
     px.reload(cfg)
     wait_reloaded(px, "success", ok)
-    assert client.execute("SELECT count(*) FROM dream_interpretations").fetchone()[0] >= 0
+    # Its mapping still applies: unqualified, dream_interpretations is only found in dream_service.
+    assert client.execute("SELECT count(*) FROM dream_interpretations").fetchone() == interpretations(pg)
     client.commit()
     for _ in range(3):  # later transactions need the pool again
         assert client.execute("SELECT count(*) FROM dreams").fetchone() == (2,)
@@ -257,9 +289,12 @@ def test_removed_service_added_again_keeps_its_clients(proxy):
     assert metric(text, "schemaproxy_queries_total", service="dream_service") >= 5
 
 
+DEBUG_LOGIN_LINE = "client logged in"  # what the proxy logs at debug level for each login
+
+
 def test_restart_only_settings_are_reported_and_kept(proxy):
     """listen and log_level changed in the file: the reload succeeds, says they need a restart, and the
-    proxy goes on listening where it did."""
+    proxy goes on listening where it did (not on the new port) and logging at the level it started with."""
     px = proxy()
     cfg = copy.deepcopy(px.config)
     cfg["listen"] = f"127.0.0.1:{free_port()}"
@@ -271,6 +306,16 @@ def test_restart_only_settings_are_reported_and_kept(proxy):
                what="the reload to report the restart-only change")
     with px.connect() as c:  # still on the old port
         assert c.execute("SELECT 1").fetchone() == (1,)
+    new_port = int(cfg["listen"].rsplit(":", 1)[1])
+    with pytest.raises(ConnectionRefusedError):  # and not on the new one
+        socket.create_connection(("127.0.0.1", new_port), timeout=5).close()
+    # log_level is still info: the login above logged nothing at debug level ...
+    assert DEBUG_LOGIN_LINE not in px.stderr_text()
+    # ... which a proxy started with log_level: debug does, so the check above can fail.
+    debug = proxy(top_extra={"log_level": "debug"})
+    with debug.connect() as c:
+        assert c.execute("SELECT 1").fetchone() == (1,)
+    wait_until(lambda: DEBUG_LOGIN_LINE in debug.stderr_text(), 5, what="a debug-level login line at log_level debug")
 
 
 def test_changed_backend_retires_old_connections_as_they_go_idle(proxy, pg):

@@ -297,7 +297,10 @@ def test_hung_host_costs_one_connect_timeout_then_is_skipped(proxy, pg):
         with px.connect() as c:  # connect_timeout bounds the login too, then the next host
             assert c.execute("SELECT inet_server_port()").fetchone() == (pg.port,)
         first = time.monotonic() - t0
-        assert hung.accepted == 1
+        assert hung.accepted == 1  # one attempt at the hung host ...
+        # ... that cost one connect_timeout (1s): at least the timeout, and far less than a second one plus
+        # backoff would (generous: a login on a loaded 2-core machine can take a second or two).
+        assert 0.9 <= first < 6, f"the first client waited {first:.2f}s; connect_timeout is 1s"
         assert backend_up(px, "saju_service", hung.port) == 0
         assert backend_up(px, "saju_service", pg.port) == 1
         # New server connections go to the live host first now.
@@ -370,6 +373,7 @@ def reload(px, cfg: dict) -> None:
 
 def test_prober_follows_reloads(proxy, pg):
     relay = TcpRelay(pg.port)  # counts saju_service's connections: no client uses it, so they are all probes
+    clock = TcpRelay(pg.port)  # dream_service's probes after the first reload: the prober's own clock
     dead = free_port()
     app = "postgresql://heal7_app:${ITEST_DB_PASSWORD}@127.0.0.1"
     try:
@@ -384,20 +388,24 @@ def test_prober_follows_reloads(proxy, pg):
         assert relay.accepted == 0, "saju_service probed before its first interval (1h)"
         cfg = px.config
         cfg["services"]["saju_service"]["health_check"]["interval"] = "200ms"
-        cfg["services"]["dream_service"]["backend"] = f"{app}:{pg.port}/heal7"
+        cfg["services"]["dream_service"]["backend"] = f"{app}:{clock.port}/heal7"
         reload(px, cfg)
         wait_until(lambda: relay.accepted >= 2, 10, what="probes at the new interval")
         assert backend_up(px, "saju_service", relay.port) == 1
         wait_until(lambda: backend_up(px, "dream_service", dead) is None, 5, what="the removed host's gauge to go")
-        assert backend_up(px, "dream_service", pg.port) == 1
+        wait_until(lambda: backend_up(px, "dream_service", clock.port) == 1, 5, what="dream_service's new host probed")
         del cfg["services"]["saju_service"]
         reload(px, cfg)
         probes = relay.accepted
-        time.sleep(1.5)  # seven intervals
+        # Not a fixed sleep: wait until the remaining service, probing at the same interval, has probed five more
+        # times; the removed one's prober would have probed about as often by then.
+        ticks = clock.accepted
+        wait_until(lambda: clock.accepted >= ticks + 5, 15, interval=0.05, what="five more probes of dream_service")
         assert relay.accepted <= probes + 1, "a removed service kept probing"  # + one that was on its way
         assert px.alive()
     finally:
         relay.close()
+        clock.close()
 
 
 # --------------------------------------------------------------------------- failover
