@@ -40,7 +40,7 @@ struct TableReferenceCollector {
         case joinExpr, rangeTableSample, lockingClause, commonTableExpr
         case compositeTypeStmt, importForeignSchemaStmt, constraintsSetStmt
         case dropStmt, commentStmt, alterTableStmt, renameStmt, createSchemaStmt
-        case aConst
+        case aConst, funcCall, typeCast, string
 
         var isStatementScope: Bool {
             switch self {
@@ -57,6 +57,7 @@ struct TableReferenceCollector {
         case fromClause, usingClause, sourceRelation, larg, rarg, relation
         case lockedRels, typevar, tableList, constraints, objtype, relationType
         case stmtLocation, stmtLen
+        case funcname, args, arg, typeName, sval
     }
 
     /// Where a `RangeVar` sits decides how it is treated.
@@ -69,8 +70,9 @@ struct TableReferenceCollector {
         var isObject: Bool
         /// The node type when this object is a node's body (`{"SelectStmt": <this>}`), else `.none`.
         var node: Node
-        /// Nearest enclosing node body and the field under it that leads here.
+        /// Nearest enclosing node body, its index in the stack (-1 when none), and the field under it that leads here.
         var contextNode: Node
+        var contextIndex: Int32
         var contextField: Field
         /// The last key read in this object, and the node type it names when it is one.
         var field: Field = .other
@@ -87,8 +89,22 @@ struct TableReferenceCollector {
         var relnameStart: Int32 = -1
         var relnameLength: Int32 = 0
         var qualified = false
+        var schemanameStart: Int32 = -1
+        var schemanameLength: Int32 = 0
+        var hasCatalog = false
         var temporary = false
         var location: Int32 = -1
+        // FuncCall / TypeCast: the parts of the function or type name, the number of arguments seen, and the string
+        // constant that is the first argument (the cast's operand).
+        var nameParts: Int32 = 0
+        var firstName: Range<Int32> = 0..<0
+        var lastName: Range<Int32> = 0..<0
+        var argCount: Int32 = 0
+        var literalLocation: Int32 = -1
+        var literalValue: Range<Int32> = 0..<0
+        // A_Const: its string value in the JSON, when it is a string.
+        var svalStart: Int32 = -1
+        var svalLength: Int32 = 0
     }
 
     /// A statement that may own a WITH: the scope its CTE names are visible in.
@@ -112,6 +128,14 @@ struct TableReferenceCollector {
         var frame: Int32
         var isFromItem: Bool
         var name: Range<Int>
+        var replacing = 0
+    }
+
+    /// A string constant in a position where PostgreSQL reads it as a `regclass`: its location in the text and its
+    /// value's range in the JSON.
+    private struct RegclassLiteral {
+        var location: Int
+        var value: Range<Int>
     }
 
     private let tree: UnsafeBufferPointer<UInt8>
@@ -124,6 +148,7 @@ struct TableReferenceCollector {
     private var statements: [(location: Int, length: Int)] = []
     private var objectNameStatements: [(tree: Range<Int>, statement: Int)] = []
     private var constantLocations: [Int] = []
+    private var regclassLiterals: [RegclassLiteral] = []
 
     private init(tree: UnsafeBufferPointer<UInt8>, text: UnsafeRawBufferPointer, names: MappedNameTable) {
         self.tree = tree
@@ -149,7 +174,32 @@ struct TableReferenceCollector {
         }
         var qualifications: [Qualification] = []
         for candidate in collector.candidates where !(candidate.isFromItem && collector.isShadowed(candidate)) {
-            qualifications.append(Qualification(offset: candidate.offset, schema: candidate.schema))
+            qualifications.append(
+                Qualification(offset: candidate.offset, schema: candidate.schema, replacing: candidate.replacing)
+            )
+        }
+        var constantLocations = collector.constantLocations
+        if !collector.regclassLiterals.isEmpty {
+            // A regclass literal's value decides the rewrite, so it must not count as a constant whose value the
+            // grammar only copied: the literal-insensitive cache pins it (see `RewriteTemplate`).
+            let pinned = Set(collector.regclassLiterals.map(\.location))
+            constantLocations.removeAll { pinned.contains($0) }
+            for literal in collector.regclassLiterals {
+                let raw = collector.bytes(literal.value)
+                let qualification: Qualification?
+                if JSONString.needsDecoding(raw) {
+                    qualification = JSONString.decode(raw).withUnsafeBytes { value in
+                        RegclassLiteralName.qualification(value: value, at: literal.location, text: text, names: names)
+                    }
+                } else {
+                    qualification = RegclassLiteralName.qualification(
+                        value: raw, at: literal.location, text: text, names: names
+                    )
+                }
+                if let qualification {
+                    qualifications.append(qualification)
+                }
+            }
         }
         let objectNameStatements = collector.objectNameStatements.map { item in
             let (location, length) = collector.statements[item.statement]
@@ -157,7 +207,7 @@ struct TableReferenceCollector {
             let end = length > 0 ? min(start + length, text.count) : text.count
             return ObjectNameStatement(tree: item.tree, text: start..<end)
         }
-        return (qualifications, objectNameStatements, collector.constantLocations)
+        return (qualifications, objectNameStatements, constantLocations)
     }
 
     // MARK: - The pass over the bytes
@@ -271,6 +321,7 @@ struct TableReferenceCollector {
                 isObject: isObject,
                 node: .none,
                 contextNode: parentIsNodeBody ? parent.node : parent.contextNode,
+                contextIndex: parentIsNodeBody ? Int32(stack.count - 1) : parent.contextIndex,
                 contextField: parentIsNodeBody ? parent.field : parent.contextField,
                 frame: parent.frame,
                 via: parent.via,
@@ -285,9 +336,13 @@ struct TableReferenceCollector {
                     entry.node = .selectStmt
                 }
             }
+            if !parent.isObject && parent.contextNode == .funcCall && parent.contextField == .args {
+                // An element of a FuncCall's argument list.
+                stack[Int(parent.contextIndex)].argCount += 1
+            }
         } else {
             entry = Entry(
-                isObject: isObject, node: .none, contextNode: .none, contextField: .other,
+                isObject: isObject, node: .none, contextNode: .none, contextIndex: -1, contextField: .other,
                 frame: -1, via: -1, suppressed: false, start: Int32(offset)
             )
         }
@@ -334,6 +389,20 @@ struct TableReferenceCollector {
             if stack.count == 4 && !statements.isEmpty {
                 objectNameStatements.append((Int(entry.start)..<end, statements.count - 1))
             }
+        case .aConst:
+            aConstEnded(entry)
+        case .funcCall:
+            if entry.literalLocation >= 0 && isRegclassFunction(entry) {
+                regclassLiterals.append(
+                    RegclassLiteral(location: Int(entry.literalLocation), value: range(entry.literalValue))
+                )
+            }
+        case .typeCast:
+            if entry.literalLocation >= 0 && isRegclassType(entry) {
+                regclassLiterals.append(
+                    RegclassLiteral(location: Int(entry.literalLocation), value: range(entry.literalValue))
+                )
+            }
         default:
             break
         }
@@ -348,8 +417,33 @@ struct TableReferenceCollector {
         case .relname:
             stack[top].relnameStart = Int32(value.lowerBound)
             stack[top].relnameLength = Int32(value.count)
-        case .schemaname, .catalogname:
+        case .schemaname:
             stack[top].qualified = true
+            stack[top].schemanameStart = Int32(value.lowerBound)
+            stack[top].schemanameLength = Int32(value.count)
+        case .catalogname:
+            stack[top].qualified = true
+            stack[top].hasCatalog = true
+        case .sval:
+            let entry = stack[top]
+            guard entry.contextIndex >= 0 else {
+                break
+            }
+            let owner = Int(entry.contextIndex)
+            let part = Int32(value.lowerBound)..<Int32(value.upperBound)
+            if entry.node == .none && entry.contextNode == .aConst && entry.contextField == .sval {
+                stack[owner].svalStart = part.lowerBound
+                stack[owner].svalLength = Int32(value.count)
+            } else if entry.node == .string
+                && ((entry.contextNode == .funcCall && entry.contextField == .funcname)
+                    || (entry.contextNode == .typeCast && entry.contextField == .typeName))
+            {
+                stack[owner].nameParts += 1
+                if stack[owner].nameParts == 1 {
+                    stack[owner].firstName = part
+                }
+                stack[owner].lastName = part
+            }
         case .relpersistence:
             stack[top].temporary = value.count == 1 && tree[value.lowerBound] == UInt8(ascii: "t")
         case .ctename:
@@ -395,7 +489,11 @@ struct TableReferenceCollector {
     }
 
     private mutating func rangeVarEnded(_ entry: Entry) {
-        guard !entry.qualified, !entry.suppressed, !entry.temporary, entry.location >= 0 else {
+        if entry.qualified {
+            legacyRangeVarEnded(entry)
+            return
+        }
+        guard !entry.suppressed, !entry.temporary, entry.location >= 0 else {
             return
         }
         let position = Self.position(node: entry.contextNode, field: entry.contextField)
@@ -421,6 +519,130 @@ struct TableReferenceCollector {
                 isFromItem: position == .fromItem, name: name
             )
         )
+    }
+
+    /// A `schema.table` reference whose schema is one of the legacy schemas and whose table is mapped: its schema
+    /// token is replaced. The location of a qualified RangeVar points at its schema.
+    private mutating func legacyRangeVarEnded(_ entry: Entry) {
+        guard !names.legacySchemas.isEmpty, !entry.hasCatalog, entry.schemanameStart >= 0, !entry.suppressed,
+              !entry.temporary, entry.location >= 0
+        else {
+            return
+        }
+        guard Self.position(node: entry.contextNode, field: entry.contextField) != .never else {
+            return
+        }
+        let schemaRaw = bytes(Int(entry.schemanameStart)..<Int(entry.schemanameStart + entry.schemanameLength))
+        let schemaName = JSONString.needsDecoding(schemaRaw) ? JSONString.decode(schemaRaw) : Array(schemaRaw)
+        let tokenLength = schemaName.withUnsafeBytes { schemaName -> Int? in
+            guard names.isLegacySchema(schemaName) else {
+                return nil
+            }
+            return Self.identifierTokenLength(schemaName, in: text, at: Int(entry.location))
+        }
+        guard let tokenLength else {
+            return
+        }
+        let nameRange = Int(entry.relnameStart)..<Int(entry.relnameStart + entry.relnameLength)
+        let raw = bytes(nameRange)
+        let schema = JSONString.needsDecoding(raw)
+            ? JSONString.decode(raw).withUnsafeBytes { names.schemaIndex(forName: $0) }
+            : names.schemaIndex(forName: raw)
+        guard let schema else {
+            return
+        }
+        candidates.append(
+            Candidate(
+                offset: Int(entry.location), schema: schema, frame: entry.frame, isFromItem: false, name: nameRange,
+                replacing: tokenLength
+            )
+        )
+    }
+
+    /// The length of the identifier token at `offset` of `text` when it spells `name` (folded, as the parser reports
+    /// it): a quoted identifier (`"public"`, `""` for `"`) or a plain one in any ASCII case. `nil` otherwise,
+    /// including Unicode-escaped identifiers (`U&"..."`), which are left alone.
+    static func identifierTokenLength(
+        _ name: UnsafeRawBufferPointer, in text: UnsafeRawBufferPointer, at offset: Int
+    ) -> Int? {
+        guard offset < text.count else {
+            return nil
+        }
+        if text[offset] == UInt8(ascii: "\"") {
+            var index = offset + 1
+            var matched = 0
+            while index < text.count {
+                var byte = text[index]
+                if byte == UInt8(ascii: "\"") {
+                    if index + 1 < text.count && text[index + 1] == UInt8(ascii: "\"") {
+                        index += 1
+                        byte = UInt8(ascii: "\"")
+                    } else {
+                        return matched == name.count ? index + 1 - offset : nil
+                    }
+                }
+                guard matched < name.count, name[matched] == byte else {
+                    return nil
+                }
+                matched += 1
+                index += 1
+            }
+            return nil
+        }
+        if text[offset] | 0x20 == UInt8(ascii: "u") && offset + 1 < text.count && text[offset + 1] == UInt8(ascii: "&") {
+            return nil
+        }
+        var end = offset
+        while end < text.count && CharacterClass.isIdentifierPart(text[end]) {
+            end += 1
+        }
+        guard end - offset == name.count else {
+            return nil
+        }
+        for index in 0..<name.count where CharacterClass.asciiLowercased(text[offset + index]) != name[index] {
+            return nil
+        }
+        return name.count
+    }
+
+    // MARK: - Regclass literals
+
+    private mutating func aConstEnded(_ entry: Entry) {
+        guard entry.svalStart >= 0, entry.location >= 0, entry.contextIndex >= 0 else {
+            return
+        }
+        let owner = Int(entry.contextIndex)
+        let isFirstArgument = entry.contextNode == .funcCall && entry.contextField == .args
+            && stack[owner].argCount == 1
+        let isCastOperand = entry.contextNode == .typeCast && entry.contextField == .arg
+        if isFirstArgument || isCastOperand {
+            stack[owner].literalLocation = entry.location
+            stack[owner].literalValue = entry.svalStart..<(entry.svalStart + entry.svalLength)
+        }
+    }
+
+    /// `nextval`, `currval`, `setval`, `to_regclass`, `pg_get_serial_sequence`, bare or as `pg_catalog.`.
+    private func isRegclassFunction(_ entry: Entry) -> Bool {
+        guard entry.nameParts == 1 || (entry.nameParts == 2 && Self.equals(bytes(range(entry.firstName)), "pg_catalog"))
+        else {
+            return false
+        }
+        let name = bytes(range(entry.lastName))
+        return Self.equals(name, "nextval") || Self.equals(name, "currval") || Self.equals(name, "setval")
+            || Self.equals(name, "to_regclass") || Self.equals(name, "pg_get_serial_sequence")
+    }
+
+    /// A cast to `regclass` or `pg_catalog.regclass` (`'users'::regclass`, `CAST('users' AS regclass)`).
+    private func isRegclassType(_ entry: Entry) -> Bool {
+        guard entry.nameParts == 1 || (entry.nameParts == 2 && Self.equals(bytes(range(entry.firstName)), "pg_catalog"))
+        else {
+            return false
+        }
+        return Self.equals(bytes(range(entry.lastName)), "regclass")
+    }
+
+    private func range(_ range: Range<Int32>) -> Range<Int> {
+        Int(range.lowerBound)..<Int(range.upperBound)
     }
 
     /// Whether the text at `offset` starts the table name `name`: a quoted identifier, a Unicode-escaped one, or the
@@ -477,7 +699,7 @@ struct TableReferenceCollector {
 
     // MARK: - Helpers
 
-    private func bytes(_ range: Range<Int>) -> UnsafeRawBufferPointer {
+    fileprivate func bytes(_ range: Range<Int>) -> UnsafeRawBufferPointer {
         UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(tree)[range])
     }
 
@@ -515,10 +737,14 @@ struct TableReferenceCollector {
 
     private static func node(named raw: UnsafeRawBufferPointer) -> Node {
         switch raw.count {
+        case 6:
+            if equals(raw, "String") { return .string }
         case 7:
             if equals(raw, "A_Const") { return .aConst }
         case 8:
             if equals(raw, "JoinExpr") { return .joinExpr }
+            if equals(raw, "FuncCall") { return .funcCall }
+            if equals(raw, "TypeCast") { return .typeCast }
             if equals(raw, "DropStmt") { return .dropStmt }
         case 9:
             if equals(raw, "MergeStmt") { return .mergeStmt }
@@ -553,9 +779,13 @@ struct TableReferenceCollector {
 
     private static func field(named raw: UnsafeRawBufferPointer) -> Field {
         switch raw.count {
+        case 3:
+            if equals(raw, "arg") { return .arg }
         case 4:
             if equals(raw, "larg") { return .larg }
             if equals(raw, "rarg") { return .rarg }
+            if equals(raw, "args") { return .args }
+            if equals(raw, "sval") { return .sval }
         case 7:
             if equals(raw, "relname") { return .relname }
             if equals(raw, "ctename") { return .ctename }
@@ -565,6 +795,8 @@ struct TableReferenceCollector {
             if equals(raw, "location") { return .location }
             if equals(raw, "relation") { return .relation }
             if equals(raw, "stmt_len") { return .stmtLen }
+            if equals(raw, "funcname") { return .funcname }
+            if equals(raw, "typeName") { return .typeName }
         case 9:
             if equals(raw, "recursive") { return .recursive }
         case 10:

@@ -23,9 +23,9 @@ struct ConfigOption: ParsableArguments {
     @Option(name: .long, help: "Path of the YAML config file.")
     var config: String = "conf/schemaproxy.yaml"
 
-    func load() throws -> PreparedConfiguration {
+    func load(unusedSecrets: UnusedSecrets = .none) throws -> PreparedConfiguration {
         do {
-            return try PreparedConfiguration.load(path: self.config)
+            return try PreparedConfiguration.load(path: self.config, unusedSecrets: unusedSecrets)
         } catch {
             throw ValidationError("\(self.config): \(error)")
         }
@@ -67,7 +67,8 @@ struct Rewrite: ParsableCommand {
     @Argument(help: "The SQL text.") var sql: String
 
     func run() throws {
-        let prepared = try self.options.load()
+        // Neither client credentials nor backends are used here: an unset ${NAME} in them must not stop a rewrite.
+        let prepared = try self.options.load(unusedSecrets: .authAndBackends)
         guard let mapping = prepared.mappings[self.service] else {
             throw ValidationError("no service \"\(self.service)\" in \(self.options.config)")
         }
