@@ -9,6 +9,7 @@ import PackageDescription
 //   ConnectionPool   per-service pool state machine (no NIO)
 //   ProxySession     client and server connection state machines (no sockets)
 //   ProxyServer      the NIO shell: listeners, handlers, metrics HTTP, admin console, reload
+//   CatalogTools     libpq for the command line's catalog tools (mapping discover, check --live); not the proxy's
 //   schemaproxy      the command line
 let package = Package(
     name: "schemaproxy",
@@ -27,6 +28,8 @@ let package = Package(
     ],
     targets: [
         .systemLibrary(name: "CPgQuery"),
+        // libpq from Debian's libpq-dev.
+        .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
         .target(
             name: "PostgresWire",
             dependencies: [.product(name: "NIOCore", package: "swift-nio")]
@@ -51,10 +54,11 @@ let package = Package(
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]
         ),
+        .target(name: "CatalogTools", dependencies: ["CLibPQ", "ProxyConfig", "SchemaRouting"]),
         .executableTarget(
             name: "schemaproxy",
             dependencies: [
-                "ProxyServer", "ProxyConfig", "ProxyAuth", "SchemaRouting",
+                "ProxyServer", "ProxyConfig", "ProxyAuth", "SchemaRouting", "CatalogTools",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -67,6 +71,7 @@ let package = Package(
         .testTarget(name: "SchemaRoutingTests", dependencies: ["SchemaRouting"]),
         .testTarget(name: "ProxyAuthTests", dependencies: ["ProxyAuth"]),
         .testTarget(name: "ProxyConfigTests", dependencies: ["ProxyConfig"]),
+        .testTarget(name: "CatalogToolsTests", dependencies: ["CatalogTools"]),
         .testTarget(name: "ConnectionPoolTests", dependencies: ["ConnectionPool"]),
         .testTarget(
             name: "ProxyServerTests",
