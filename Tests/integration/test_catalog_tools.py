@@ -131,6 +131,7 @@ def live_config(tmp_path, db, schemas, **extra) -> str:
 
 def test_check_live_clean_mapping(catalog_db, tmp_path):
     build_catalog(catalog_db)
+    catalog_db.exec("DROP TABLE public.users")  # else "users" resolves to it through the default search_path
     catalog_db.exec(f"GRANT USAGE ON SCHEMA shared_common TO {catalog_db.role}")
     catalog_db.exec(f"GRANT SELECT ON ALL TABLES IN SCHEMA shared_common TO {catalog_db.role}")
     catalog_db.exec(f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA shared_common TO {catalog_db.role}")
