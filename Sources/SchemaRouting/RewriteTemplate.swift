@@ -28,6 +28,9 @@ final class RewriteTemplate: Sendable {
     /// Ordered by position; empty when the statement is unchanged.
     let edits: [Edit]
     let pinned: [PinnedLiteral]
+    /// The statement's unmapped table references (the same for every statement of the shape: table names are never
+    /// literals), counted on each use.
+    let unmapped: UnmappedSlots
 
     /// The template of the rewrite of `text` (of shape `shape`) into `qualifications` (ordered), given the
     /// locations of its parse tree's `A_Const` nodes (ascending). An edit may fall inside a pinned literal (a
@@ -38,8 +41,10 @@ final class RewriteTemplate: Sendable {
         shape: StatementShape,
         text: UnsafeRawBufferPointer,
         qualifications: [Qualification],
-        constantLocations: [Int]
+        constantLocations: [Int],
+        unmapped: UnmappedSlots = UnmappedSlots()
     ) {
+        self.unmapped = unmapped
         var pinned: [PinnedLiteral] = []
         var constant = 0
         for (index, literal) in shape.literals.enumerated() {

@@ -11,6 +11,8 @@ enum StatementRewriter {
         var qualifications: [Qualification]
         /// Byte offsets of the parse tree's `A_Const` nodes, ascending; `nil` when the text did not parse.
         var constantLocations: [Int]?
+        /// Unqualified table names left alone because they are not mapped, one per reference.
+        var unmappedNames: [[UInt8]] = []
     }
 
     static func rewrite(_ text: UnsafeRawBufferPointer, names: MappedNameTable) -> RewriteOutcome {
@@ -29,6 +31,7 @@ enum StatementRewriter {
             guard let collected = TableReferenceCollector.collect(tree: tree, text: text, names: names) else {
                 return Analysis(outcome: .unchanged, qualifications: [], constantLocations: nil)
             }
+            let unmappedNames = collected.unmappedNames
             var qualifications = collected.qualifications
             for statement in collected.objectNameStatements {
                 qualifications += ObjectNameLocator.qualifications(
@@ -38,12 +41,15 @@ enum StatementRewriter {
             qualifications = ordered(qualifications, textLength: text.count)
             let constants = collected.constantLocations.sorted()
             guard !qualifications.isEmpty else {
-                return Analysis(outcome: .unchanged, qualifications: [], constantLocations: constants)
+                return Analysis(
+                    outcome: .unchanged, qualifications: [], constantLocations: constants, unmappedNames: unmappedNames
+                )
             }
             return Analysis(
                 outcome: .rewritten(splice(text, qualifications, names: names)),
                 qualifications: qualifications,
-                constantLocations: constants
+                constantLocations: constants,
+                unmappedNames: unmappedNames
             )
         }
     }

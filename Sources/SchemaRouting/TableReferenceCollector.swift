@@ -149,6 +149,7 @@ struct TableReferenceCollector {
     private var objectNameStatements: [(tree: Range<Int>, statement: Int)] = []
     private var constantLocations: [Int] = []
     private var regclassLiterals: [RegclassLiteral] = []
+    private var unmapped: [Candidate] = []
 
     private init(tree: UnsafeBufferPointer<UInt8>, text: UnsafeRawBufferPointer, names: MappedNameTable) {
         self.tree = tree
@@ -158,15 +159,18 @@ struct TableReferenceCollector {
     }
 
     /// Walks `tree` (the JSON of `text`'s parse) and returns the qualifications that RangeVar nodes call for, in
-    /// tree order, plus the DROP / COMMENT ON statements to be handled by token position, and the locations of the
-    /// tree's `A_Const` nodes (the literal constants whose values the grammar only copied; see `RewriteTemplate`).
+    /// tree order, plus the DROP / COMMENT ON statements to be handled by token position, the locations of the
+    /// tree's `A_Const` nodes (the literal constants whose values the grammar only copied; see `RewriteTemplate`),
+    /// and the unqualified table names left alone because they are not mapped (one per reference, system catalogs
+    /// `pg_*` and CTE references left out).
     /// `nil` if the JSON is not what libpg_query writes (never expected).
     static func collect(
         tree: UnsafeBufferPointer<UInt8>,
         text: UnsafeRawBufferPointer,
         names: MappedNameTable
     ) -> (
-        qualifications: [Qualification], objectNameStatements: [ObjectNameStatement], constantLocations: [Int]
+        qualifications: [Qualification], objectNameStatements: [ObjectNameStatement], constantLocations: [Int],
+        unmappedNames: [[UInt8]]
     )? {
         var collector = TableReferenceCollector(tree: tree, text: text, names: names)
         guard collector.walk() else {
@@ -207,7 +211,17 @@ struct TableReferenceCollector {
             let end = length > 0 ? min(start + length, text.count) : text.count
             return ObjectNameStatement(tree: item.tree, text: start..<end)
         }
-        return (qualifications, objectNameStatements, constantLocations)
+        var unmappedNames: [[UInt8]] = []
+        for candidate in collector.unmapped where !(candidate.isFromItem && collector.isShadowed(candidate)) {
+            let raw = collector.bytes(candidate.name)
+            let name = JSONString.needsDecoding(raw) ? JSONString.decode(raw) : Array(raw)
+            // System catalogs (pg_class, ...) resolve through pg_catalog whatever the search_path: not a migration's
+            // concern.
+            if !name.starts(with: Array("pg_".utf8)) {
+                unmappedNames.append(name)
+            }
+        }
+        return (qualifications, objectNameStatements, constantLocations, unmappedNames)
     }
 
     // MARK: - The pass over the bytes
@@ -502,17 +516,30 @@ struct TableReferenceCollector {
         }
         let name = Int(entry.relnameStart)..<Int(entry.relnameStart + entry.relnameLength)
         let raw = bytes(name)
-        let schema: Int?
+        let mapped: Int?
         if JSONString.needsDecoding(raw) {
-            schema = JSONString.decode(raw).withUnsafeBytes { decoded in
-                names.schemaIndex(forName: decoded).flatMap { isWritten(decoded, at: Int(entry.location)) ? $0 : nil }
-            }
+            mapped = JSONString.decode(raw).withUnsafeBytes { names.schemaIndex(forName: $0) }
         } else {
-            schema = names.schemaIndex(forName: raw).flatMap { isWritten(raw, at: Int(entry.location)) ? $0 : nil }
+            mapped = names.schemaIndex(forName: raw)
         }
-        guard let schema else {
+        guard let mapped else {
+            // Left alone because the mapping does not name it: for the unmapped-name report. A CTE reference is
+            // not a table, so these are filtered by scope like the candidates.
+            unmapped.append(
+                Candidate(
+                    offset: Int(entry.location), schema: -1, frame: entry.frame, isFromItem: position == .fromItem,
+                    name: name
+                )
+            )
             return
         }
+        let written = JSONString.needsDecoding(raw)
+            ? JSONString.decode(raw).withUnsafeBytes { isWritten($0, at: Int(entry.location)) }
+            : isWritten(raw, at: Int(entry.location))
+        guard written else {
+            return
+        }
+        let schema = mapped
         candidates.append(
             Candidate(
                 offset: Int(entry.location), schema: schema, frame: entry.frame,

@@ -106,3 +106,39 @@ def test_sqlalchemy_serial_sequence_and_insert(px):
             c.execute(sqlalchemy.text("DELETE FROM public.mig_items WHERE id = :i"), {"i": new_id})
     finally:
         engine.dispose()
+
+
+def test_unmapped_names_are_reported_by_service(proxy):
+    from conftest import metric
+    px = proxy(pool_size=2)
+    with px.connect("saju_service") as c:
+        for _ in range(3):  # a name the saju_service mapping leaves out: the server cannot find it
+            with pytest.raises(psycopg.errors.UndefinedTable):
+                c.execute("SELECT * FROM dreams")
+        for i in range(2):  # extended protocol, other parameter values
+            with pytest.raises(psycopg.errors.UndefinedTable):
+                c.execute("SELECT * FROM dreams WHERE id = %s", (i,))
+        with c.transaction():
+            c.execute("CREATE TEMP TABLE mig_notes (id int) ON COMMIT DROP")  # a temporary table: not counted
+            for _ in range(3):  # the same rewritten text again and again (a mapped name beside the unmapped one)
+                assert c.execute("SELECT count(*) FROM users JOIN mig_notes ON true").fetchone() == (0,)
+        # Mapped, qualified, CTE and catalog names are not counted.
+        c.execute("WITH recent AS (SELECT 1) SELECT * FROM recent, users, pg_class, shared_common.attachments "
+                  "LIMIT 1")
+    with px.connect("dream_service") as c:
+        with pytest.raises(psycopg.errors.UndefinedTable):
+            c.execute("SELECT * FROM kasi_cache")
+
+    rows = px.admin_rows("SHOW UNMAPPED saju_service")
+    assert [(r["service"], r["name"], r["count"]) for r in rows] == [
+        ("saju_service", "dreams", "5"), ("saju_service", "mig_notes", "3")]
+    assert rows[0]["first_seen"] <= rows[0]["last_seen"]
+    assert rows[0]["last_seen"].endswith("+00")
+    everything = px.admin_rows("SHOW UNMAPPED")
+    assert ("dream_service", "kasi_cache", "1") in [(r["service"], r["name"], r["count"]) for r in everything]
+    with psycopg.connect(px.url("schemaproxy", user="admin", password=px.admin_password), autocommit=True) as a:
+        with pytest.raises(psycopg.errors.InvalidCatalogName):
+            a.execute("SHOW UNMAPPED no_such_service")
+    text = px.metrics()
+    assert metric(text, "schemaproxy_unmapped_references_total", service="saju_service") == 8
+    assert metric(text, "schemaproxy_unmapped_references_total", service="dream_service") == 1
