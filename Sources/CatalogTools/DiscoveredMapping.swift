@@ -61,7 +61,8 @@ public struct DiscoveredMapping: Sendable, Equatable {
         for (schema, names) in schemas {
             let routed = names.filter { !isConflict($0) }
             let conflicting = names.filter(isConflict)
-            lines.append("  \(Self.yamlScalar(Self.configName(schema))):" + (routed.isEmpty && conflicting.isEmpty ? " []" : ""))
+            let empty = routed.isEmpty && conflicting.isEmpty
+            lines.append("  \(Self.yamlScalar(Self.configName(schema))):" + (empty ? " []" : ""))
             for name in routed {
                 lines.append("    - \(Self.yamlScalar(Self.configName(name)))")
             }
@@ -91,9 +92,12 @@ public struct DiscoveredMapping: Sendable, Equatable {
         let object: [String: Any] = [
             "schemas": schemaObject,
             "schema_order": schemas.map { Self.configName($0.schema) },
-            "conflicts": conflicts.map { ["name": Self.configName($0.name), "schemas": $0.schemas.map(Self.configName)] },
+            "conflicts": conflicts.map { conflict in
+                ["name": Self.configName(conflict.name), "schemas": conflict.schemas.map(Self.configName)]
+            },
         ]
-        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])) ?? Data()
+        let options: JSONSerialization.WritingOptions = [.prettyPrinted, .sortedKeys]
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: options)) ?? Data()
         return String(decoding: data, as: UTF8.self) + "\n"
     }
 

@@ -76,7 +76,8 @@ public struct LiveCheck: Sendable {
             } else if !schema.usage {
                 errors.append(Finding(
                     severity: .error,
-                    message: "the backend user has no USAGE on schema \(Self.show(schema.name)): nothing in it can be read"
+                    message: "the backend user has no USAGE on schema \(Self.show(schema.name)): "
+                        + "nothing in it can be read"
                 ))
             }
         }
@@ -104,12 +105,15 @@ public struct LiveCheck: Sendable {
             }
         }
         for relation in relations.sorted(by: { ($0.schema, $0.name) < ($1.schema, $1.name) })
-        where CatalogObject.Kind(relkind: relation.relkind)?.isTable == true && mapping[relation.name] != relation.schema {
+        where CatalogObject.Kind(relkind: relation.relkind)?.isTable == true
+            && mapping[relation.name] != relation.schema
+        {
             let qualified = "\(Self.show(relation.schema)).\(Self.show(relation.name))"
             if let other = mapping[relation.name] {
                 warnings.append(Finding(
                     severity: .warning,
-                    message: "\(qualified) is left out: the mapping routes \(Self.show(relation.name)) to \(Self.show(other))"
+                    message: "\(qualified) is left out: the mapping routes \(Self.show(relation.name)) to "
+                        + Self.show(other)
                 ))
             } else {
                 warnings.append(Finding(
@@ -175,7 +179,9 @@ public struct LiveCheck: Sendable {
         """
 
     /// Runs the queries on `connection` (whose search_path must be the one server connections get).
-    public static func run(mapping: [String: String], on connection: CatalogConnection) throws(CatalogError) -> LiveCheck {
+    public static func run(
+        mapping: [String: String], on connection: CatalogConnection
+    ) throws(CatalogError) -> LiveCheck {
         let schemaNames = Array(Set(mapping.values)).sorted()
         let schemaRows = try connection.query(schemasQuery, [CatalogObject.arrayLiteral(schemaNames)])
         let schemas = schemaRows.compactMap { row -> SchemaState? in

@@ -616,7 +616,9 @@ struct TableReferenceCollector {
             }
             return nil
         }
-        if text[offset] | 0x20 == UInt8(ascii: "u") && offset + 1 < text.count && text[offset + 1] == UInt8(ascii: "&") {
+        if text[offset] | 0x20 == UInt8(ascii: "u") && offset + 1 < text.count
+            && text[offset + 1] == UInt8(ascii: "&")
+        {
             return nil
         }
         var end = offset

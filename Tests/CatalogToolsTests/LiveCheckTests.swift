@@ -53,7 +53,10 @@ struct LiveCheckTests {
     @Test("a missing or inaccessible schema is one error, not one per name in it")
     func schemas() {
         let findings = Self.check(
-            schemas: [.init(name: "saju", exists: false, usage: false), .init(name: "shared_common", exists: true, usage: false)],
+            schemas: [
+                .init(name: "saju", exists: false, usage: false),
+                .init(name: "shared_common", exists: true, usage: false),
+            ],
             relations: []
         )
         #expect(findings == [

@@ -35,7 +35,9 @@ import Testing
             yaml: productExample, environment: ["DB_PASSWORD": "db"], unusedSecrets: .auth
         )
         #expect(discover.services["saju_service"]?.backend.password == "db")
-        let rewrite = try ProxyConfiguration.parse(yaml: productExample, environment: [:], unusedSecrets: .authAndBackends)
+        let rewrite = try ProxyConfiguration.parse(
+            yaml: productExample, environment: [:], unusedSecrets: .authAndBackends
+        )
         #expect(rewrite.services["saju_service"]?.schemas["shared_common"] == ["users", "attachments"])
         #expect(rewrite.auth.users["app"] != nil && rewrite.auth.users["app"] != "")
         // A port from an unset variable leaves a URL that does not parse: rewrite still reads the mapping.

@@ -106,7 +106,10 @@ extension RewriteCase {
         ),
         .init(
             "SELECT c.relname FROM pg_class c WHERE c.oid = 'users'::regclass AND c.relname <> 'users'",
-            .to("SELECT c.relname FROM pg_class c WHERE c.oid = 'shared_common.users'::regclass AND c.relname <> 'users'")
+            .to(
+                "SELECT c.relname FROM pg_class c WHERE c.oid = 'shared_common.users'::regclass "
+                    + "AND c.relname <> 'users'"
+            )
         ),
     ]
 }
