@@ -40,7 +40,7 @@ struct TableReferenceCollector {
         case joinExpr, rangeTableSample, lockingClause, commonTableExpr
         case compositeTypeStmt, importForeignSchemaStmt, constraintsSetStmt
         case dropStmt, commentStmt, alterTableStmt, renameStmt, createSchemaStmt
-        case aConst, funcCall, typeCast, string
+        case aConst, funcCall, typeCast, string, columnRef
 
         var isStatementScope: Bool {
             switch self {
@@ -57,7 +57,7 @@ struct TableReferenceCollector {
         case fromClause, usingClause, sourceRelation, larg, rarg, relation
         case lockedRels, typevar, tableList, constraints, objtype, relationType
         case stmtLocation, stmtLen
-        case funcname, args, arg, typeName, sval
+        case funcname, args, arg, typeName, sval, fields
     }
 
     /// Where a `RangeVar` sits decides how it is treated.
@@ -96,8 +96,10 @@ struct TableReferenceCollector {
         var location: Int32 = -1
         // FuncCall / TypeCast: the parts of the function or type name, the number of arguments seen, and the string
         // constant that is the first argument (the cast's operand).
+        // ColumnRef: its fields, counted in `argCount`, the first two names as for a function.
         var nameParts: Int32 = 0
         var firstName: Range<Int32> = 0..<0
+        var secondName: Range<Int32> = 0..<0
         var lastName: Range<Int32> = 0..<0
         var argCount: Int32 = 0
         var literalLocation: Int32 = -1
@@ -350,8 +352,11 @@ struct TableReferenceCollector {
                     entry.node = .selectStmt
                 }
             }
-            if !parent.isObject && parent.contextNode == .funcCall && parent.contextField == .args {
-                // An element of a FuncCall's argument list.
+            if !parent.isObject
+                && ((parent.contextNode == .funcCall && parent.contextField == .args)
+                    || (parent.contextNode == .columnRef && parent.contextField == .fields))
+            {
+                // An element of a FuncCall's argument list or of a ColumnRef's fields.
                 stack[Int(parent.contextIndex)].argCount += 1
             }
         } else {
@@ -411,6 +416,8 @@ struct TableReferenceCollector {
                     RegclassLiteral(location: Int(entry.literalLocation), value: range(entry.literalValue))
                 )
             }
+        case .columnRef:
+            legacyColumnRefEnded(entry)
         case .typeCast:
             if entry.literalLocation >= 0 && isRegclassType(entry) {
                 regclassLiterals.append(
@@ -450,11 +457,14 @@ struct TableReferenceCollector {
                 stack[owner].svalLength = Int32(value.count)
             } else if entry.node == .string
                 && ((entry.contextNode == .funcCall && entry.contextField == .funcname)
-                    || (entry.contextNode == .typeCast && entry.contextField == .typeName))
+                    || (entry.contextNode == .typeCast && entry.contextField == .typeName)
+                    || (entry.contextNode == .columnRef && entry.contextField == .fields))
             {
                 stack[owner].nameParts += 1
                 if stack[owner].nameParts == 1 {
                     stack[owner].firstName = part
+                } else if stack[owner].nameParts == 2 {
+                    stack[owner].secondName = part
                 }
                 stack[owner].lastName = part
             }
@@ -582,6 +592,37 @@ struct TableReferenceCollector {
             Candidate(
                 offset: Int(entry.location), schema: schema, frame: entry.frame, isFromItem: false, name: nameRange,
                 replacing: tokenLength
+            )
+        )
+    }
+
+    /// `public.users.id` or `public.users.*`: a column reference qualified with a legacy schema and a mapped table
+    /// follows the table, so it still names the FROM item once that is routed. Only the schema token changes.
+    private mutating func legacyColumnRefEnded(_ entry: Entry) {
+        guard !names.legacySchemas.isEmpty, entry.argCount == 3, entry.nameParts >= 2, entry.location >= 0,
+              !entry.suppressed
+        else {
+            return
+        }
+        let schemaRaw = bytes(range(entry.firstName))
+        let schemaName = JSONString.needsDecoding(schemaRaw) ? JSONString.decode(schemaRaw) : Array(schemaRaw)
+        let tokenLength = schemaName.withUnsafeBytes { schemaName -> Int? in
+            guard names.isLegacySchema(schemaName) else {
+                return nil
+            }
+            return Self.identifierTokenLength(schemaName, in: text, at: Int(entry.location))
+        }
+        let tableRaw = bytes(range(entry.secondName))
+        let schema = JSONString.needsDecoding(tableRaw)
+            ? JSONString.decode(tableRaw).withUnsafeBytes { names.schemaIndex(forName: $0) }
+            : names.schemaIndex(forName: tableRaw)
+        guard let tokenLength, let schema else {
+            return
+        }
+        candidates.append(
+            Candidate(
+                offset: Int(entry.location), schema: schema, frame: entry.frame, isFromItem: false,
+                name: range(entry.secondName), replacing: tokenLength
             )
         )
     }
@@ -777,6 +818,7 @@ struct TableReferenceCollector {
             if equals(raw, "DropStmt") { return .dropStmt }
         case 9:
             if equals(raw, "MergeStmt") { return .mergeStmt }
+            if equals(raw, "ColumnRef") { return .columnRef }
         case 10:
             if equals(raw, "SelectStmt") { return .selectStmt }
             if equals(raw, "InsertStmt") { return .insertStmt }
@@ -815,6 +857,8 @@ struct TableReferenceCollector {
             if equals(raw, "rarg") { return .rarg }
             if equals(raw, "args") { return .args }
             if equals(raw, "sval") { return .sval }
+        case 6:
+            if equals(raw, "fields") { return .fields }
         case 7:
             if equals(raw, "relname") { return .relname }
             if equals(raw, "ctename") { return .ctename }

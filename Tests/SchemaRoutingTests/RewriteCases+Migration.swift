@@ -14,6 +14,14 @@ extension RewriteCase {
         )),
         .init(#"SELECT * FROM"public".users"#, .to(#"SELECT * FROM"shared_common".users"#)),
         .init("SELECT * FROM public.unmapped", .same),
+        .init(
+            "SELECT public.users.id, PUBLIC.users.*, users.name FROM public.users",
+            .to("SELECT shared_common.users.id, shared_common.users.*, users.name FROM shared_common.users")
+        ),
+        .init("SELECT public.unmapped.id FROM public.unmapped", .same),
+        .init("SELECT other.users.id FROM other.users", .same),
+        .init("SELECT heal7.public.users.id FROM heal7.public.users", .same),
+        .init("SELECT public.users FROM t", .same),
         .init("SELECT * FROM heal7.public.users", .same),
         .init(#"SELECT * FROM "Legacy".events"#, .to(#"SELECT * FROM "Analytics".events"#)),
         .init("SELECT * FROM legacy.events", .same),

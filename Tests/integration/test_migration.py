@@ -55,6 +55,9 @@ def test_public_qualified_name_reads_the_moved_table(px):
                         "WHERE m.id > %s", (0,)).fetchone()
         assert row == (2,)
         c.execute("UPDATE public.mig_items SET name = name WHERE id = 1")
+        # A column reference written with the schema follows its table.
+        assert c.execute("SELECT public.mig_items.name FROM public.mig_items WHERE public.mig_items.id = 1"
+                         ).fetchone() == ("moved one",)
         assert c.execute("SELECT count(*) FROM public.users").fetchone() == (3,)
         # A literal that spells the name is left alone.
         assert c.execute("SELECT 'public.mig_items'").fetchone() == ("public.mig_items",)
