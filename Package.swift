@@ -13,6 +13,7 @@ import PackageDescription
 //                    does not take (no NIO)
 //   ProxyServer      the shell: client and server connections on the DataPlane loops, pools, admin console;
 //                    NIO for the control plane (metrics HTTP, signals, reload)
+//   CatalogTools     libpq for the command line's catalog tools (mapping discover, check --live); not the proxy's
 //   schemaproxy      the command line
 let package = Package(
     name: "schemaproxy",
@@ -33,6 +34,8 @@ let package = Package(
         .systemLibrary(name: "CPgQuery"),
         .target(name: "CEventShim"),
         .target(name: "DataPlane", dependencies: ["CEventShim"]),
+        // libpq from Debian's libpq-dev.
+        .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
         .target(
             name: "PostgresWire",
             dependencies: [.product(name: "NIOCore", package: "swift-nio")]
@@ -57,10 +60,11 @@ let package = Package(
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]
         ),
+        .target(name: "CatalogTools", dependencies: ["CLibPQ", "ProxyConfig", "SchemaRouting"]),
         .executableTarget(
             name: "schemaproxy",
             dependencies: [
-                "ProxyServer", "ProxyConfig", "ProxyAuth", "SchemaRouting",
+                "ProxyServer", "ProxyConfig", "ProxyAuth", "SchemaRouting", "CatalogTools",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -74,6 +78,7 @@ let package = Package(
         .testTarget(name: "DataPlaneTests", dependencies: ["DataPlane"]),
         .testTarget(name: "ProxyAuthTests", dependencies: ["ProxyAuth"]),
         .testTarget(name: "ProxyConfigTests", dependencies: ["ProxyConfig"]),
+        .testTarget(name: "CatalogToolsTests", dependencies: ["CatalogTools"]),
         .testTarget(name: "ConnectionPoolTests", dependencies: ["ConnectionPool"]),
         .testTarget(
             name: "ProxyServerTests",

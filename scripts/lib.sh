@@ -38,7 +38,7 @@ _pkg_installed() {
 }
 
 ensure_packages() {
-    local wanted=(postgresql-15 postgresql-client-15 pgbouncer libpg-query-dev procps iproute2 "$@")
+    local wanted=(postgresql-15 postgresql-client-15 pgbouncer libpg-query-dev libpq-dev procps iproute2 "$@")
     local missing=() p
     for p in "${wanted[@]}"; do
         _pkg_installed "$p" || missing+=("$p")

@@ -7,6 +7,9 @@ import Yams
 /// `pool_size: ${POOL_SIZE}` behave the same as `pool_size: 10`.
 struct ConfigReader {
     var environment: [String: String]
+    /// When set, an unset `${NAME}` reads as this text instead of being an error: for sections a command does not
+    /// use (the client credentials under `auth` for `rewrite` and `mapping discover`).
+    var unsetPlaceholder: String? = nil
 
     /// One YAML mapping whose keys have been checked against the allowed set.
     struct Mapping {
@@ -64,7 +67,9 @@ struct ConfigReader {
             throw ConfigError(key: path, message: "needs a value")
         }
         do {
-            return try EnvironmentSubstitution.substitute(scalar.string, environment: environment)
+            return try EnvironmentSubstitution.substitute(
+                scalar.string, environment: environment, unsetPlaceholder: unsetPlaceholder
+            )
         } catch {
             throw ConfigError(key: path, message: error.message)
         }

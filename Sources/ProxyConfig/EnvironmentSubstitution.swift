@@ -7,7 +7,10 @@
 /// Names are `[A-Za-z_][A-Za-z0-9_]*`. Substitution happens in scalar values after YAML parsing, never in keys, and
 /// the substituted text is not parsed as YAML again (a password with `:` or `#` is safe).
 enum EnvironmentSubstitution {
-    static func substitute(_ text: String, environment: [String: String]) throws(FieldError) -> String {
+    /// With `unsetPlaceholder`, an unset variable (without a fallback) becomes that text instead of an error.
+    static func substitute(
+        _ text: String, environment: [String: String], unsetPlaceholder: String? = nil
+    ) throws(FieldError) -> String {
         guard text.contains("$") else { return text }
         var output = ""
         var rest = text[...]
@@ -22,7 +25,7 @@ enum EnvironmentSubstitution {
                     throw FieldError("\"${\" without a closing \"}\"")
                 }
                 let body = afterDollar[afterDollar.index(after: afterDollar.startIndex)..<close]
-                output += try resolve(body, environment: environment)
+                output += try resolve(body, environment: environment, unsetPlaceholder: unsetPlaceholder)
                 rest = afterDollar[afterDollar.index(after: close)...]
             } else {
                 output += "$"
@@ -33,7 +36,9 @@ enum EnvironmentSubstitution {
         return output
     }
 
-    private static func resolve(_ body: Substring, environment: [String: String]) throws(FieldError) -> String {
+    private static func resolve(
+        _ body: Substring, environment: [String: String], unsetPlaceholder: String?
+    ) throws(FieldError) -> String {
         let name: Substring
         let fallback: Substring?
         if let range = body.firstRange(of: ":-") {
@@ -52,6 +57,9 @@ enum EnvironmentSubstitution {
         }
         if let fallback {
             return String(fallback)
+        }
+        if let unsetPlaceholder {
+            return unsetPlaceholder
         }
         throw FieldError("environment variable \(name) is not set")
     }

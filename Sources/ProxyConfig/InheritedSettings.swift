@@ -7,7 +7,7 @@ struct InheritedSettings: Equatable {
     static let keys = [
         "pool_mode", "pool_size", "min_pool_size", "checkout_timeout", "server_idle_timeout", "server_lifetime",
         "idle_transaction_timeout", "connect_timeout", "server_check_delay", "health_check", "retry",
-        "max_prepared_statements",
+        "max_prepared_statements", "legacy_schemas",
     ]
 
     var poolMode = PoolMode.transaction
@@ -22,6 +22,7 @@ struct InheritedSettings: Equatable {
     var healthCheck = HealthCheckSettings()
     var retry = RetrySettings()
     var maxPreparedStatements = 100
+    var legacySchemas: [String] = []
 
     /// Overrides the fields `mapping` sets. Per-value checks happen here; cross-key checks (min_pool_size <=
     /// pool_size, backoffs) happen once per service, after merging.
@@ -40,6 +41,12 @@ struct InheritedSettings: Equatable {
             case "connect_timeout": connectTimeout = try reader.duration(node, path: path, allowZero: false)
             case "server_check_delay": serverCheckDelay = try reader.duration(node, path: path)
             case "max_prepared_statements": maxPreparedStatements = try reader.integer(node, path: path, minimum: 1)
+            case "legacy_schemas":
+                let list = ConfigReader.isNull(node) ? [] : try reader.stringList(node, path: path)
+                for (index, schema) in list.enumerated() where SQLIdentifier.normalize(schema) == nil {
+                    throw ConfigError(key: "\(path)[\(index)]", message: "\"\(schema)\" is not a valid schema name")
+                }
+                legacySchemas = list
             case "health_check":
                 let nested = try reader.mapping(node, path: path, allowed: ["query", "interval", "timeout"])
                 if let value = nested["query"] {

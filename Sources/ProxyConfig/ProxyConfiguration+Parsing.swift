@@ -9,7 +9,10 @@ extension ProxyConfiguration {
     static let serviceOnlyKeys = ["backend", "search_path", "schemas"]
 
     /// Parses and validates a configuration. The first problem found is thrown, naming its full key path.
-    public static func parse(yaml: String, environment: [String: String]) throws(ConfigError) -> ProxyConfiguration {
+    /// `unusedSecrets` names the sections a command does not use: an unset `${NAME}` there is not an error.
+    public static func parse(
+        yaml: String, environment: [String: String], unusedSecrets: UnusedSecrets = .none
+    ) throws(ConfigError) -> ProxyConfiguration {
         let root: Node?
         do {
             root = try Yams.compose(yaml: yaml)
@@ -49,7 +52,11 @@ extension ProxyConfiguration {
         if let node = top["log_level"] {
             config.logLevel = try reader.choice(node, path: "log_level", as: LogLevel.self)
         }
-        config.auth = try parseAuth(top["auth"], reader: reader)
+        var authReader = reader
+        if unusedSecrets != .none {
+            authReader.unsetPlaceholder = UnusedSecrets.placeholder
+        }
+        config.auth = try parseAuth(top["auth"], reader: authReader)
         config.admin = try parseAdmin(top["admin"], auth: config.auth, reader: reader)
 
         var inherited = InheritedSettings()
@@ -72,8 +79,12 @@ extension ProxyConfiguration {
                     message: "the service name is also admin.database; clients could not reach one of them"
                 )
             }
+            var serviceReader = reader
+            if unusedSecrets == .authAndBackends {
+                serviceReader.unsetPlaceholder = UnusedSecrets.placeholder
+            }
             config.services[name] = try parseService(
-                name: name, node: services[name]!, path: path, inherited: inherited, reader: reader
+                name: name, node: services[name]!, path: path, inherited: inherited, reader: serviceReader
             )
         }
         return config
@@ -167,7 +178,14 @@ extension ProxyConfiguration {
         do {
             backend = try BackendURL.parse(backendText)
         } catch {
-            throw ConfigError(key: backendPath, message: error.message)
+            // An unset variable the command does not need (a port, say) may leave a URL that cannot be parsed; the
+            // command never connects to it.
+            guard let unused = reader.unsetPlaceholder, backendText.contains(unused),
+                  let standIn = try? BackendURL.parse(UnusedSecrets.unusedBackend)
+            else {
+                throw ConfigError(key: backendPath, message: error.message)
+            }
+            backend = standIn
         }
 
         if settings.minPoolSize > settings.poolSize {
@@ -200,7 +218,8 @@ extension ProxyConfiguration {
             serverIdleTimeout: settings.serverIdleTimeout, serverLifetime: settings.serverLifetime,
             idleTransactionTimeout: settings.idleTransactionTimeout, connectTimeout: settings.connectTimeout,
             serverCheckDelay: settings.serverCheckDelay, healthCheck: settings.healthCheck, retry: settings.retry,
-            maxPreparedStatements: settings.maxPreparedStatements, searchPath: searchPath, schemas: schemas
+            maxPreparedStatements: settings.maxPreparedStatements, searchPath: searchPath, schemas: schemas,
+            legacySchemas: settings.legacySchemas
         )
     }
 

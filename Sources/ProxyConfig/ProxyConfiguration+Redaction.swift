@@ -53,6 +53,7 @@ extension ProxyConfiguration {
                 ("retry.initial_backoff", ConfigDuration.format(service.retry.initialBackoff)),
                 ("retry.max_backoff", ConfigDuration.format(service.retry.maxBackoff)),
                 ("search_path", service.searchPath?.joined(separator: ", ") ?? ""),
+                ("legacy_schemas", service.legacySchemas.joined(separator: ", ")),
             ]
             for (schema, tables) in service.schemas {
                 serviceRows.append(("schemas.\(schema)", tables.joined(separator: ", ")))

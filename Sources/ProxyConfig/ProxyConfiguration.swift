@@ -71,7 +71,8 @@ public struct ProxyConfiguration: Sendable, Equatable {
 
     /// Reads and validates the file at `path`. `${NAME}` references are resolved from `environment`.
     public static func load(
-        path: String, environment: [String: String] = ProcessInfo.processInfo.environment
+        path: String, environment: [String: String] = ProcessInfo.processInfo.environment,
+        unusedSecrets: UnusedSecrets = .none
     ) throws(ConfigError) -> ProxyConfiguration {
         let data: Data
         do {
@@ -82,6 +83,6 @@ public struct ProxyConfiguration: Sendable, Equatable {
         guard let text = String(data: data, encoding: .utf8) else {
             throw ConfigError(key: "", message: "config file \(path) is not UTF-8 text")
         }
-        return try parse(yaml: text, environment: environment)
+        return try parse(yaml: text, environment: environment, unusedSecrets: unusedSecrets)
     }
 }

@@ -36,6 +36,9 @@ public struct ServiceSettings: Sendable, Equatable {
     public var maxPreparedStatements: Int
     /// `search_path`, as written (optional; `nil` = the server's own search_path).
     public var searchPath: [String]?
+    /// `legacy_schemas` [none]: schemas whose qualifier is replaced like a missing one for mapped names
+    /// (`public.users` is routed like `users`), as written.
+    public var legacySchemas: [String]
     /// `schemas`: schema -> table names routed to it, as written (quotes kept). Validated: each name is a valid
     /// identifier and no table (after PostgreSQL's case folding) is listed under two schemas.
     public var schemas: [String: [String]]
@@ -46,7 +49,8 @@ public struct ServiceSettings: Sendable, Equatable {
         serverLifetime: Duration = .seconds(3600), idleTransactionTimeout: Duration = .zero,
         connectTimeout: Duration = .seconds(5), serverCheckDelay: Duration = .seconds(30),
         healthCheck: HealthCheckSettings = HealthCheckSettings(), retry: RetrySettings = RetrySettings(),
-        maxPreparedStatements: Int = 100, searchPath: [String]? = nil, schemas: [String: [String]] = [:]
+        maxPreparedStatements: Int = 100, searchPath: [String]? = nil, schemas: [String: [String]] = [:],
+        legacySchemas: [String] = []
     ) {
         self.name = name
         self.backend = backend
@@ -64,6 +68,7 @@ public struct ServiceSettings: Sendable, Equatable {
         self.maxPreparedStatements = maxPreparedStatements
         self.searchPath = searchPath
         self.schemas = schemas
+        self.legacySchemas = legacySchemas
     }
 
     /// The mapping table with PostgreSQL's identifier rules applied: folded table name -> folded schema name

@@ -46,6 +46,7 @@ final class AdminConsole: @unchecked Sendable {
         case ("show", "servers"): self.showServers(into: &writer)
         case ("show", "services"), ("show", "databases"): self.showServices(into: &writer)
         case ("show", "config"): self.showConfig(into: &writer)
+        case ("show", "unmapped"): try self.showUnmapped(service: words.count > 2 ? words[2] : nil, into: &writer)
         case ("reload", _):
             guard let reload = self.runtime.reloadHandler else { throw ErrorFields.error(.featureNotSupported, "reload is not available") }
             let result = reload()
@@ -64,7 +65,7 @@ final class AdminConsole: @unchecked Sendable {
         }
     }
 
-    private func services(named name: String?) throws -> [Service] {
+    func services(named name: String?) throws -> [Service] {
         guard let name else { return self.runtime.allServices }
         guard let service = self.runtime.allServices.first(where: { $0.name.lowercased() == name }) else {
             throw ErrorFields.error(.invalidCatalogName, "no service \"\(name)\"")
@@ -72,7 +73,7 @@ final class AdminConsole: @unchecked Sendable {
         return [service]
     }
 
-    private func table(_ columns: [String], _ rows: [[String?]], tag: String, into writer: inout MessageWriter) {
+    func table(_ columns: [String], _ rows: [[String?]], tag: String, into writer: inout MessageWriter) {
         writer.writeRowDescription(columns: columns)
         for row in rows { writer.writeDataRow(row) }
         writer.writeCommandComplete("\(tag) \(rows.count)")

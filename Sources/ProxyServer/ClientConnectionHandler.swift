@@ -97,6 +97,8 @@ final class ClientConnectionHandler: RelaySocketDelegate, @unchecked Sendable { 
     private var lastRewrite: RepeatedStatement?
     /// The shape of the client's last statement rewritten from a template (see `SchemaRewriter.ShapeMemo`).
     private var shapeMemo: SchemaRewriter.ShapeMemo?
+    /// The unmapped table references of the client's last rewritten statement, counted again when it repeats.
+    private var lastUnmapped = UnmappedSlots()
 
     init(runtime: ProxyRuntime, eventLoop: RelayLoop, loopIndex: Int, descriptor: CInt, remoteAddress: String) {
         self.runtime = runtime
@@ -559,7 +561,9 @@ final class ClientConnectionHandler: RelaySocketDelegate, @unchecked Sendable { 
 
     /// The statement text with table names rewritten; nil when it stays as it is.
     private func rewritten(_ text: Range<Int>, in buffer: ByteBuffer, with rewriter: SchemaRewriter) -> [UInt8]? {
-        let outcome = Self.withBytes(of: text, in: buffer) { rewriter.rewrite($0, memo: &self.shapeMemo) }
+        let outcome = Self.withBytes(of: text, in: buffer) {
+            rewriter.rewrite($0, memo: &self.shapeMemo, unmapped: &self.lastUnmapped)
+        }
         guard case .rewritten(let newText) = outcome else { return nil }
         return newText
     }
@@ -569,7 +573,7 @@ final class ClientConnectionHandler: RelaySocketDelegate, @unchecked Sendable { 
         let message = frame.start..<(frame.start + frame.totalLength)
         if let last = self.lastRewrite, last.rewriter == rewriter.identity,
            Self.withBytes(of: message, in: buffer, { last.came(as: $0) }) {
-            rewriter.countRepeatedRewrite()
+            rewriter.countRepeatedRewrite(unmapped: last.unmapped)
             return last.sent
         }
         guard let newText = self.rewritten(text, in: buffer, with: rewriter) else { return nil }
@@ -579,6 +583,7 @@ final class ClientConnectionHandler: RelaySocketDelegate, @unchecked Sendable { 
             ?? RepeatedStatement(rewriter: 0, received: allocator.buffer(capacity: 256), sent: allocator.buffer(capacity: 256))
         self.lastRewrite = nil  // so that clear() below finds the buffers unshared and keeps their storage
         memo.rewriter = rewriter.identity
+        memo.unmapped = self.lastUnmapped
         memo.received.clear()
         // A copy: a slice would pin the buffer the read arrived in.
         memo.received.writeImmutableBuffer(buffer.getSlice(at: frame.start, length: message.count)!)
@@ -1262,6 +1267,7 @@ struct RepeatedStatement {
     var rewriter: UInt64
     var received: ByteBuffer
     var sent: ByteBuffer
+    var unmapped = UnmappedSlots()
 
     func came(as message: UnsafeRawBufferPointer) -> Bool {
         self.received.readableBytes == message.count

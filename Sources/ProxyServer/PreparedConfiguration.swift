@@ -16,7 +16,7 @@ public struct PreparedConfiguration: Sendable {
         var mappings: [String: SchemaMapping] = [:]
         for (name, service) in configuration.services {
             do {
-                mappings[name] = try SchemaMapping(schemas: service.schemas)
+                mappings[name] = try SchemaMapping(schemas: service.schemas, legacySchemas: service.legacySchemas)
             } catch {
                 throw ConfigError(key: "services.\(name).schemas", message: error.description)
             }
@@ -38,8 +38,11 @@ public struct PreparedConfiguration: Sendable {
         }
     }
 
-    /// Reads, validates and prepares a config file.
-    public static func load(path: String) throws(ConfigError) -> PreparedConfiguration {
-        try PreparedConfiguration(ProxyConfiguration.load(path: path))
+    /// Reads, validates and prepares a config file. `unusedSecrets` names what the command does not use
+    /// (`rewrite`, `mapping discover`): an unset `${NAME}` there does not stop it.
+    public static func load(
+        path: String, unusedSecrets: UnusedSecrets = .none
+    ) throws(ConfigError) -> PreparedConfiguration {
+        try PreparedConfiguration(ProxyConfiguration.load(path: path, unusedSecrets: unusedSecrets))
     }
 }

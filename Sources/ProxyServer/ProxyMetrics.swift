@@ -63,6 +63,10 @@ final class ServiceMetrics: Sendable {
     let rewritesParseError: Counter
     let rewriteCacheHits: Counter
     let rewriteCacheMisses: Counter
+    /// `schemaproxy_unmapped_references_total{service}`: no table label, so its cardinality stays one per service.
+    let unmappedReferences: Counter
+    /// The unmapped-reference total already turned into counter increments.
+    let reportedUnmapped = NIOLockedValueBox<Int>(0)
     let clients: [String: Gauge]
     let servers: [String: Gauge]
     private let backendUp = NIOLockedValueBox<[String: Gauge]>([:])
@@ -90,6 +94,10 @@ final class ServiceMetrics: Sendable {
         self.rewritesParseError = counter("rewrites", rewrites, [("result", "parse_error")])
         self.rewriteCacheHits = counter("rewrite_cache_hits", "Rewrites answered from the cache.")
         self.rewriteCacheMisses = counter("rewrite_cache_misses", "Rewrites that had to parse the statement.")
+        self.unmappedReferences = counter(
+            "unmapped_references",
+            "Unqualified table references left alone because the mapping does not name them (see SHOW UNMAPPED)."
+        )
         self.queryDuration = registry.makeDurationHistogram(
             descriptor: ProxyMetrics.descriptor("query_duration", unit: "seconds",
                                                 help: "Time from a client's query to the server's ReadyForQuery."),
@@ -164,7 +172,7 @@ final class ServiceMetrics: Sendable {
         for counter in [self.queries, self.transactions, self.serverConnectErrors, self.checkoutFailures,
                         self.idleTransactionTimeouts, self.transparentRetries,
                         self.rewritesRewritten, self.rewritesUnchanged, self.rewritesParseError,
-                        self.rewriteCacheHits, self.rewriteCacheMisses] {
+                        self.rewriteCacheHits, self.rewriteCacheMisses, self.unmappedReferences] {
             self.registry.unregisterCounter(counter)
         }
         self.registry.unregisterDurationHistogram(self.queryDuration)

@@ -15,6 +15,9 @@ final class Service: @unchecked Sendable {
     let metrics: ServiceMetrics
     /// Shared by every rewriter the service gets over reloads, so counts survive a mapping change.
     let rewriteStatistics = RewriteStatistics()
+    /// The unqualified table names the rewriter left alone because the mapping does not name them (SHOW UNMAPPED,
+    /// `schemaproxy_unmapped_references_total`); kept across reloads like the statistics.
+    let unmappedReport = UnmappedNameReport()
     /// Proxy-side numbers of the clients' named prepared statements (transaction pooling).
     let statementCatalog = PreparedStatementCatalog()
     private(set) var pool: ServicePool!
@@ -37,7 +40,7 @@ final class Service: @unchecked Sendable {
         self._settings = settings
         self._mapping = mapping
         self.metrics = metrics
-        self._rewriter = mapping.isEmpty ? nil : SchemaRewriter(mapping: mapping, statistics: self.rewriteStatistics)
+        self._rewriter = mapping.isEmpty ? nil : SchemaRewriter(mapping: mapping, statistics: self.rewriteStatistics, unmappedReport: self.unmappedReport)
         self.logger = logger
         self.pool = ServicePool(service: self, configuration: Self.poolConfiguration(settings), loops: loops, logger: logger)
         self.prober = HealthProber(service: self, settings: settings, eventLoop: loops[0], loopIndex: 0)
@@ -95,7 +98,7 @@ final class Service: @unchecked Sendable {
             self._settings = settings
             if mapping != self._mapping {
                 self._mapping = mapping
-                self._rewriter = mapping.isEmpty ? nil : SchemaRewriter(mapping: mapping, statistics: self.rewriteStatistics)
+                self._rewriter = mapping.isEmpty ? nil : SchemaRewriter(mapping: mapping, statistics: self.rewriteStatistics, unmappedReport: self.unmappedReport)
                 changes.append("mapping")
             }
         }
@@ -197,6 +200,13 @@ final class Service: @unchecked Sendable {
             for index in now.indices where now[index] > reported[index] {
                 counters[index].increment(by: Int64(now[index] - reported[index]))
                 reported[index] = now[index]
+            }
+        }
+        let unmapped = self.unmappedReport.total
+        self.metrics.reportedUnmapped.withLockedValue { reported in
+            if unmapped > reported {
+                self.metrics.unmappedReferences.increment(by: Int64(unmapped - reported))
+                reported = unmapped
             }
         }
     }

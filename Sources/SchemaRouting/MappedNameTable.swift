@@ -27,6 +27,8 @@ struct MappedNameTable: Sendable {
     }
 
     let schemas: [SchemaPrefix]
+    /// The folded `legacy_schemas`: a table name qualified with one of them is routed like an unqualified one.
+    let legacySchemas: [[UInt8]]
     /// The folded table names, for the prefilter.
     let tableNames: [[UInt8]]
     private let pool: [UInt8]
@@ -45,6 +47,7 @@ struct MappedNameTable: Sendable {
         let schemaIndex = Dictionary(uniqueKeysWithValues: schemaNames.enumerated().map { ($1, $0) })
         let entries = mapping.schemaByTable.sorted { $0.key < $1.key }
         tableNames = entries.map { Array($0.key.utf8) }
+        legacySchemas = mapping.legacySchemas.map { Array($0.utf8) }
 
         var capacity = 8
         while capacity < entries.count * 2 {
@@ -70,6 +73,11 @@ struct MappedNameTable: Sendable {
     }
 
     var isEmpty: Bool { tableNames.isEmpty }
+
+    /// Whether `name` (folded, as the parser reports it) is one of the legacy schemas.
+    func isLegacySchema(_ name: UnsafeRawBufferPointer) -> Bool {
+        legacySchemas.contains { $0.count == name.count && $0.withUnsafeBytes { $0.elementsEqual(name) } }
+    }
 
     /// The index into `schemas` for the exact table name `name`, or `nil` when it is not mapped.
     func schemaIndex(forName name: UnsafeRawBufferPointer) -> Int? {

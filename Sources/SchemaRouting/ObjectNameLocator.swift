@@ -58,8 +58,11 @@ enum ObjectNameLocator {
         guard !nameLists.isEmpty, shape == .relation || nameLists.count == 1 else {
             return []
         }
-        // Only unqualified, mapped table names need work; most DROPs have none and skip the lexer.
-        let wanted = nameLists.map { parts in tableIndex(parts, shape).flatMap { schemaIndex(parts[$0], names) } }
+        // Only unqualified (or legacy-qualified), mapped table names need work; most DROPs have none and skip the
+        // lexer.
+        let wanted = nameLists.map { parts in
+            tableIndex(parts, shape, names).flatMap { schemaIndex(parts[$0], names) }
+        }
         guard wanted.contains(where: { $0 != nil }) else {
             return []
         }
@@ -83,11 +86,24 @@ enum ObjectNameLocator {
                 }
                 tableParts.removeLast()
             }
-            guard let start = matcher.name(tableParts) else {
+            guard let (start, firstEnd) = matcher.name(tableParts) else {
                 return []
             }
             if let schema = wanted[number] {
-                found.append(Qualification(offset: statement.text.lowerBound + start, schema: schema))
+                let isLegacy = tableIndex(parts, shape, names) == 1
+                if isLegacy {
+                    // `public.users`: the schema token is replaced; a Unicode-escaped one is left alone.
+                    let first = statementText[start]
+                    if first | 0x20 == UInt8(ascii: "u") && statementText[start + 1] == UInt8(ascii: "&") {
+                        continue
+                    }
+                }
+                found.append(
+                    Qualification(
+                        offset: statement.text.lowerBound + start, schema: schema,
+                        replacing: isLegacy ? firstEnd - start : 0
+                    )
+                )
             }
         }
         return found
@@ -111,12 +127,17 @@ enum ObjectNameLocator {
         }
     }
 
-    /// The index of the table's name in `parts` when the table is written unqualified, else `nil`.
-    private static func tableIndex(_ parts: [[UInt8]], _ shape: Shape) -> Int? {
-        switch shape {
-        case .relation: return parts.count == 1 ? 0 : nil
-        case .column, .onTable: return parts.count == 2 ? 0 : nil
+    /// The index of the table's name in `parts` when the table is written unqualified or qualified with a legacy
+    /// schema, else `nil`.
+    private static func tableIndex(_ parts: [[UInt8]], _ shape: Shape, _ names: MappedNameTable) -> Int? {
+        let unqualifiedCount = shape == .relation ? 1 : 2
+        if parts.count == unqualifiedCount {
+            return 0
         }
+        if parts.count == unqualifiedCount + 1, parts[0].withUnsafeBytes({ names.isLegacySchema($0) }) {
+            return 1
+        }
+        return nil
     }
 
     private static func schemaIndex(_ name: [UInt8], _ names: MappedNameTable) -> Int? {
@@ -156,12 +177,13 @@ private struct TokenMatcher {
     }
 
     /// Consumes a dotted name whose parts, folded as PostgreSQL folds identifiers, equal `parts`, and returns the
-    /// offset of its first byte.
-    mutating func name(_ parts: [[UInt8]]) -> Int? {
+    /// offset of its first byte and the end of its first token.
+    mutating func name(_ parts: [[UInt8]]) -> (start: Int, firstEnd: Int)? {
         guard !parts.isEmpty else {
             return nil
         }
         let start = position < tokens.count ? tokens[position].start : 0
+        let firstEnd = position < tokens.count ? min(tokens[position].end, text.count) : 0
         for (number, part) in parts.enumerated() {
             if number > 0 && !punctuation(ScanToken.period) {
                 return nil
@@ -187,7 +209,7 @@ private struct TokenMatcher {
                 guard token.isKeyword, folded(token) == part else { return nil }
             }
         }
-        return start
+        return (start, firstEnd)
     }
 
     /// The identifier a token stands for: a quoted one without its quotes (`""` as `"`), any other lower-cased

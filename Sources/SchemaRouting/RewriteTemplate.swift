@@ -17,6 +17,7 @@ final class RewriteTemplate: Sendable {
         var gap: Int32
         var offset: Int32
         var schema: Int32
+        var replacing: Int32
     }
 
     struct PinnedLiteral: Sendable {
@@ -27,34 +28,23 @@ final class RewriteTemplate: Sendable {
     /// Ordered by position; empty when the statement is unchanged.
     let edits: [Edit]
     let pinned: [PinnedLiteral]
+    /// The statement's unmapped table references (the same for every statement of the shape: table names are never
+    /// literals), counted on each use.
+    let unmapped: UnmappedSlots
 
     /// The template of the rewrite of `text` (of shape `shape`) into `qualifications` (ordered), given the
-    /// locations of its parse tree's `A_Const` nodes (ascending). `nil` when an edit falls inside a literal (a table
-    /// name is never a literal, so not expected).
+    /// locations of its parse tree's `A_Const` nodes (ascending). An edit may fall inside a pinned literal (a
+    /// `regclass` string, which is never an `A_Const` the grammar only copied): every statement that uses the template
+    /// has that literal byte for byte, so the edit's offset from the start of the literal's gap holds. `nil` when an
+    /// edit falls inside any other literal (not expected).
     init?(
         shape: StatementShape,
         text: UnsafeRawBufferPointer,
         qualifications: [Qualification],
-        constantLocations: [Int]
+        constantLocations: [Int],
+        unmapped: UnmappedSlots = UnmappedSlots()
     ) {
-        var edits: [Edit] = []
-        edits.reserveCapacity(qualifications.count)
-        var gap = 0
-        for qualification in qualifications {
-            while gap < shape.literals.count && shape.literals[gap].end <= qualification.offset {
-                gap += 1
-            }
-            if gap < shape.literals.count && qualification.offset > shape.literals[gap].start {
-                return nil
-            }
-            edits.append(
-                Edit(
-                    gap: Int32(gap),
-                    offset: Int32(qualification.offset - shape.gapStart(gap)),
-                    schema: Int32(qualification.schema)
-                )
-            )
-        }
+        self.unmapped = unmapped
         var pinned: [PinnedLiteral] = []
         var constant = 0
         for (index, literal) in shape.literals.enumerated() {
@@ -65,6 +55,33 @@ final class RewriteTemplate: Sendable {
             if !isConstant {
                 pinned.append(PinnedLiteral(index: index, bytes: Array(text[literal.start..<literal.end])))
             }
+        }
+        var edits: [Edit] = []
+        edits.reserveCapacity(qualifications.count)
+        var gap = 0
+        var pinnedIndex = 0
+        for qualification in qualifications {
+            while gap < shape.literals.count && shape.literals[gap].end <= qualification.offset {
+                gap += 1
+            }
+            if gap < shape.literals.count && qualification.offset > shape.literals[gap].start {
+                while pinnedIndex < pinned.count && pinned[pinnedIndex].index < gap {
+                    pinnedIndex += 1
+                }
+                guard pinnedIndex < pinned.count, pinned[pinnedIndex].index == gap,
+                      qualification.offset + qualification.replacing < shape.literals[gap].end
+                else {
+                    return nil
+                }
+            }
+            edits.append(
+                Edit(
+                    gap: Int32(gap),
+                    offset: Int32(qualification.offset - shape.gapStart(gap)),
+                    schema: Int32(qualification.schema),
+                    replacing: Int32(qualification.replacing)
+                )
+            )
         }
         self.edits = edits
         self.pinned = pinned
@@ -90,7 +107,10 @@ final class RewriteTemplate: Sendable {
             return .unchanged
         }
         let qualifications = edits.lazy.map { edit in
-            Qualification(offset: shape.gapStart(Int(edit.gap)) + Int(edit.offset), schema: Int(edit.schema))
+            Qualification(
+                offset: shape.gapStart(Int(edit.gap)) + Int(edit.offset), schema: Int(edit.schema),
+                replacing: Int(edit.replacing)
+            )
         }
         return .rewritten(StatementRewriter.splice(text, qualifications, names: names))
     }

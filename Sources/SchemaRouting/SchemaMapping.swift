@@ -6,11 +6,14 @@
 public struct SchemaMapping: Sendable, Hashable {
     /// Folded table name -> folded schema name.
     public let schemaByTable: [String: String]
+    /// Folded schema names whose qualifier is replaced like a missing one (`legacy_schemas`): `public.users` is
+    /// routed like `users` when `users` is mapped. Sorted, so equal lists compare equal.
+    public let legacySchemas: [String]
 
     /// Builds the mapping from `schema -> [table]` as written in the config file.
     /// Throws if a name is not a valid identifier, or if one table (after folding) is listed under two schemas;
     /// the message names the table and both schemas.
-    public init(schemas: [String: [String]]) throws(SchemaMappingError) {
+    public init(schemas: [String: [String]], legacySchemas: [String] = []) throws(SchemaMappingError) {
         var schemaByTable: [String: String] = [:]
         var writtenSchema: [String: String] = [:]
         // Sorted so that the error for a table listed three times is the same on every run.
@@ -30,10 +33,16 @@ public struct SchemaMapping: Sendable, Hashable {
             }
         }
         self.schemaByTable = schemaByTable
+        var legacy: Set<String> = []
+        for written in legacySchemas {
+            legacy.insert(try SQLIdentifier.fold(configName: written, role: "legacy schema"))
+        }
+        self.legacySchemas = legacy.sorted()
     }
 
     private init(folded: [String: String]) {
         self.schemaByTable = folded
+        self.legacySchemas = []
     }
 
     /// A mapping that routes nothing: the rewriter then returns `.unchanged` at once.

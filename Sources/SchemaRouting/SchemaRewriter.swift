@@ -17,8 +17,11 @@ public final class SchemaRewriter: Sendable {
     public let statistics: RewriteStatistics
     private let names: MappedNameTable
     private let prefilter: NamePrefilter
+    /// Where unmapped table references are counted; `nil` = not counted (and texts the prefilter rules out are not
+    /// parsed at all).
+    public let unmappedReport: UnmappedNameReport?
     /// Statement text to outcome: every parsed text, including those the parser rejected.
-    private let cache: RewriteCache<RewriteOutcome>
+    private let cache: RewriteCache<CachedOutcome>
     /// Statement shape to template: texts that parsed and hold literals.
     private let templates: RewriteCache<RewriteTemplate>
 
@@ -26,12 +29,17 @@ public final class SchemaRewriter: Sendable {
     ///   - cacheCapacity: how many distinct statement texts to remember, and separately how many statement shapes
     ///     (texts differing only in literal values); 0 turns both caches off.
     ///   - statistics: where to count outcomes; pass a shared instance to aggregate several rewriters.
+    ///   - unmappedReport: where to count unqualified table names that the mapping does not name. With a report,
+    ///     statements the prefilter rules out (no mapped name in them) are parsed once and cached too, so that their
+    ///     names are seen; their cache hits and misses are not counted in `statistics`.
     public init(
         mapping: SchemaMapping,
         cacheCapacity: Int = 10_000,
-        statistics: RewriteStatistics = RewriteStatistics()
+        statistics: RewriteStatistics = RewriteStatistics(),
+        unmappedReport: UnmappedNameReport? = nil
     ) {
         self.mapping = mapping
+        self.unmappedReport = unmappedReport
         identity = Self.identities.wrappingAdd(1, ordering: .relaxed).newValue
         self.statistics = statistics
         names = MappedNameTable(mapping)
@@ -59,15 +67,26 @@ public final class SchemaRewriter: Sendable {
 
     /// `rewrite(_:)`, using and updating the caller's own `memo`.
     public func rewrite(_ sql: UnsafeRawBufferPointer, memo: inout ShapeMemo?) -> RewriteOutcome {
-        let outcome = outcome(for: sql, memo: &memo)
+        var unmapped = UnmappedSlots()
+        return rewrite(sql, memo: &memo, unmapped: &unmapped)
+    }
+
+    /// `rewrite(_:memo:)`, also giving the statement's unmapped references (already counted once), for a caller
+    /// that counts a repeat of the statement with `countRepeatedRewrite(unmapped:)`.
+    public func rewrite(
+        _ sql: UnsafeRawBufferPointer, memo: inout ShapeMemo?, unmapped: inout UnmappedSlots
+    ) -> RewriteOutcome {
+        let outcome = outcome(for: sql, memo: &memo, unmapped: &unmapped)
         statistics.record(outcome)
+        unmappedReport?.record(unmapped)
         return outcome
     }
 
     /// Counts a statement that this rewriter rewrote before and that the caller sends again as it was rewritten
-    /// then (the same text from the same client): a rewrite, served from a cache.
-    public func countRepeatedRewrite() {
+    /// then (the same text from the same client): a rewrite, served from a cache, with its unmapped references.
+    public func countRepeatedRewrite(unmapped: UnmappedSlots = UnmappedSlots()) {
         statistics.recordRepeatedRewrite()
+        unmappedReport?.record(unmapped)
     }
 
     public func rewrite(_ sql: String) -> RewriteOutcome {
@@ -84,8 +103,16 @@ public final class SchemaRewriter: Sendable {
         return sql
     }
 
-    private func outcome(for sql: UnsafeRawBufferPointer, memo: inout ShapeMemo?) -> RewriteOutcome {
-        guard !names.isEmpty, prefilter.mayReference(sql) else {
+    private func outcome(
+        for sql: UnsafeRawBufferPointer, memo: inout ShapeMemo?, unmapped: inout UnmappedSlots
+    ) -> RewriteOutcome {
+        guard !names.isEmpty else {
+            return .unchanged
+        }
+        // Without a mapped name the statement is unchanged; it is looked at only for its unmapped names, and its
+        // cache hits and misses are not the rewriter's.
+        let mayReference = prefilter.mayReference(sql)
+        guard mayReference || unmappedReport != nil else {
             return .unchanged
         }
         // A shape key is about as long as the text: too long for the cache, and the text is not worth scanning.
@@ -98,28 +125,37 @@ public final class SchemaRewriter: Sendable {
             if let shape, shape.key == memo!.key,
                let outcome = memo!.template.outcome(for: sql, shape: shape, names: names)
             {
-                statistics.recordCacheHit(literalInsensitive: true)
+                if mayReference { statistics.recordCacheHit(literalInsensitive: true) }
+                unmapped = memo!.template.unmapped
                 return outcome
             }
         }
         if let cached = cache.value(for: sql) {
-            statistics.recordCacheHit()
-            return cached
+            if mayReference { statistics.recordCacheHit() }
+            unmapped = cached.unmapped
+            return cached.outcome
         }
         if !scanned, mayShape { shape = LiteralScanner.shape(of: sql) }
         if let shape, let template = shape.key.withUnsafeBytes({ templates.value(for: $0) }),
            let outcome = template.outcome(for: sql, shape: shape, names: names)
         {
             memo = ShapeMemo(rewriter: identity, key: shape.key, template: template)
-            statistics.recordCacheHit(literalInsensitive: true)
+            if mayReference { statistics.recordCacheHit(literalInsensitive: true) }
+            unmapped = template.unmapped
             return outcome
         }
-        statistics.recordCacheMiss()
-        let analysis = StatementRewriter.analyze(sql, names: names)
-        cache.insert(analysis.outcome, for: sql)
+        if mayReference { statistics.recordCacheMiss() }
+        var analysis = StatementRewriter.analyze(sql, names: names)
+        if !mayReference {
+            analysis.outcome = .unchanged  // never expected otherwise: nothing mapped is named
+        }
+        unmapped = unmappedReport?.slots(for: analysis.unmappedNames) ?? UnmappedSlots()
+        let cachedBytes = if case .rewritten(let bytes) = analysis.outcome { bytes.count } else { 0 }
+        cache.insert(CachedOutcome(outcome: analysis.outcome, unmapped: unmapped), for: sql, valueBytes: cachedBytes)
         if let shape, let constants = analysis.constantLocations,
            let template = RewriteTemplate(
-               shape: shape, text: sql, qualifications: analysis.qualifications, constantLocations: constants
+               shape: shape, text: sql, qualifications: mayReference ? analysis.qualifications : [],
+               constantLocations: constants, unmapped: unmapped
            )
         {
             shape.key.withUnsafeBytes { templates.insert(template, for: $0, valueBytes: template.byteCount) }
@@ -127,4 +163,10 @@ public final class SchemaRewriter: Sendable {
         }
         return analysis.outcome
     }
+}
+
+/// A statement text's rewrite as the text cache keeps it: the outcome and the statement's unmapped references.
+struct CachedOutcome: Sendable {
+    var outcome: RewriteOutcome
+    var unmapped: UnmappedSlots
 }

@@ -1,7 +1,8 @@
 /// The uncached rewrite of one statement text: parse, find the table references to qualify, splice in the schemas.
 ///
 /// Splicing, never deparsing: every byte of the original text is kept in order and only `schema.` is inserted in
-/// front of table names, so comments, literals, whitespace and dollar-quoted bodies stay exactly as written.
+/// front of table names (or a legacy schema's name token is replaced), so comments, literals, whitespace and
+/// dollar-quoted bodies stay exactly as written.
 enum StatementRewriter {
     /// A rewrite and what it was made of, for the literal-insensitive cache.
     struct Analysis {
@@ -10,6 +11,8 @@ enum StatementRewriter {
         var qualifications: [Qualification]
         /// Byte offsets of the parse tree's `A_Const` nodes, ascending; `nil` when the text did not parse.
         var constantLocations: [Int]?
+        /// Unqualified table names left alone because they are not mapped, one per reference.
+        var unmappedNames: [[UInt8]] = []
     }
 
     static func rewrite(_ text: UnsafeRawBufferPointer, names: MappedNameTable) -> RewriteOutcome {
@@ -28,6 +31,7 @@ enum StatementRewriter {
             guard let collected = TableReferenceCollector.collect(tree: tree, text: text, names: names) else {
                 return Analysis(outcome: .unchanged, qualifications: [], constantLocations: nil)
             }
+            let unmappedNames = collected.unmappedNames
             var qualifications = collected.qualifications
             for statement in collected.objectNameStatements {
                 qualifications += ObjectNameLocator.qualifications(
@@ -37,23 +41,29 @@ enum StatementRewriter {
             qualifications = ordered(qualifications, textLength: text.count)
             let constants = collected.constantLocations.sorted()
             guard !qualifications.isEmpty else {
-                return Analysis(outcome: .unchanged, qualifications: [], constantLocations: constants)
+                return Analysis(
+                    outcome: .unchanged, qualifications: [], constantLocations: constants, unmappedNames: unmappedNames
+                )
             }
             return Analysis(
                 outcome: .rewritten(splice(text, qualifications, names: names)),
                 qualifications: qualifications,
-                constantLocations: constants
+                constantLocations: constants,
+                unmappedNames: unmappedNames
             )
         }
     }
 
     /// `qualifications` sorted by offset, keeping the first (lowest schema) of several at one offset and dropping
-    /// any beyond the end of the text.
+    /// any beyond the end of the text or overlapping the bytes an earlier one replaces.
     static func ordered(_ qualifications: [Qualification], textLength: Int) -> [Qualification] {
         var result: [Qualification] = []
         result.reserveCapacity(qualifications.count)
         for qualification in qualifications.sorted()
-        where qualification.offset < textLength && qualification.offset != result.last?.offset {
+        where qualification.offset + qualification.replacing <= textLength && qualification.offset < textLength {
+            if let last = result.last, qualification.offset < last.offset + max(last.replacing, 1) {
+                continue
+            }
             result.append(qualification)
         }
         return result
@@ -74,8 +84,13 @@ enum StatementRewriter {
             output.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[copied..<qualification.offset]))
             let schema = names.schemas[qualification.schema]
             let follows = qualification.offset > 0 && CharacterClass.isIdentifierPart(bytes[qualification.offset - 1])
-            output.append(contentsOf: follows ? schema.quotedPrefix : schema.prefix)
-            copied = qualification.offset
+            let prefix = follows ? schema.quotedPrefix : schema.prefix
+            if qualification.replacing > 0 {
+                output.append(contentsOf: prefix.dropLast())  // the name alone: the written period stays
+            } else {
+                output.append(contentsOf: prefix)
+            }
+            copied = qualification.offset + qualification.replacing
         }
         output.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[copied...]))
         return output

@@ -40,7 +40,7 @@ struct TableReferenceCollector {
         case joinExpr, rangeTableSample, lockingClause, commonTableExpr
         case compositeTypeStmt, importForeignSchemaStmt, constraintsSetStmt
         case dropStmt, commentStmt, alterTableStmt, renameStmt, createSchemaStmt
-        case aConst
+        case aConst, funcCall, typeCast, string, columnRef
 
         var isStatementScope: Bool {
             switch self {
@@ -57,6 +57,7 @@ struct TableReferenceCollector {
         case fromClause, usingClause, sourceRelation, larg, rarg, relation
         case lockedRels, typevar, tableList, constraints, objtype, relationType
         case stmtLocation, stmtLen
+        case funcname, args, arg, typeName, sval, fields
     }
 
     /// Where a `RangeVar` sits decides how it is treated.
@@ -69,8 +70,9 @@ struct TableReferenceCollector {
         var isObject: Bool
         /// The node type when this object is a node's body (`{"SelectStmt": <this>}`), else `.none`.
         var node: Node
-        /// Nearest enclosing node body and the field under it that leads here.
+        /// Nearest enclosing node body, its index in the stack (-1 when none), and the field under it that leads here.
         var contextNode: Node
+        var contextIndex: Int32
         var contextField: Field
         /// The last key read in this object, and the node type it names when it is one.
         var field: Field = .other
@@ -87,8 +89,24 @@ struct TableReferenceCollector {
         var relnameStart: Int32 = -1
         var relnameLength: Int32 = 0
         var qualified = false
+        var schemanameStart: Int32 = -1
+        var schemanameLength: Int32 = 0
+        var hasCatalog = false
         var temporary = false
         var location: Int32 = -1
+        // FuncCall / TypeCast: the parts of the function or type name, the number of arguments seen, and the string
+        // constant that is the first argument (the cast's operand).
+        // ColumnRef: its fields, counted in `argCount`, the first two names as for a function.
+        var nameParts: Int32 = 0
+        var firstName: Range<Int32> = 0..<0
+        var secondName: Range<Int32> = 0..<0
+        var lastName: Range<Int32> = 0..<0
+        var argCount: Int32 = 0
+        var literalLocation: Int32 = -1
+        var literalValue: Range<Int32> = 0..<0
+        // A_Const: its string value in the JSON, when it is a string.
+        var svalStart: Int32 = -1
+        var svalLength: Int32 = 0
     }
 
     /// A statement that may own a WITH: the scope its CTE names are visible in.
@@ -112,6 +130,14 @@ struct TableReferenceCollector {
         var frame: Int32
         var isFromItem: Bool
         var name: Range<Int>
+        var replacing = 0
+    }
+
+    /// A string constant in a position where PostgreSQL reads it as a `regclass`: its location in the text and its
+    /// value's range in the JSON.
+    private struct RegclassLiteral {
+        var location: Int
+        var value: Range<Int>
     }
 
     private let tree: UnsafeBufferPointer<UInt8>
@@ -124,6 +150,8 @@ struct TableReferenceCollector {
     private var statements: [(location: Int, length: Int)] = []
     private var objectNameStatements: [(tree: Range<Int>, statement: Int)] = []
     private var constantLocations: [Int] = []
+    private var regclassLiterals: [RegclassLiteral] = []
+    private var unmapped: [Candidate] = []
 
     private init(tree: UnsafeBufferPointer<UInt8>, text: UnsafeRawBufferPointer, names: MappedNameTable) {
         self.tree = tree
@@ -133,15 +161,18 @@ struct TableReferenceCollector {
     }
 
     /// Walks `tree` (the JSON of `text`'s parse) and returns the qualifications that RangeVar nodes call for, in
-    /// tree order, plus the DROP / COMMENT ON statements to be handled by token position, and the locations of the
-    /// tree's `A_Const` nodes (the literal constants whose values the grammar only copied; see `RewriteTemplate`).
+    /// tree order, plus the DROP / COMMENT ON statements to be handled by token position, the locations of the
+    /// tree's `A_Const` nodes (the literal constants whose values the grammar only copied; see `RewriteTemplate`),
+    /// and the unqualified table names left alone because they are not mapped (one per reference, system catalogs
+    /// `pg_*` and CTE references left out).
     /// `nil` if the JSON is not what libpg_query writes (never expected).
     static func collect(
         tree: UnsafeBufferPointer<UInt8>,
         text: UnsafeRawBufferPointer,
         names: MappedNameTable
     ) -> (
-        qualifications: [Qualification], objectNameStatements: [ObjectNameStatement], constantLocations: [Int]
+        qualifications: [Qualification], objectNameStatements: [ObjectNameStatement], constantLocations: [Int],
+        unmappedNames: [[UInt8]]
     )? {
         var collector = TableReferenceCollector(tree: tree, text: text, names: names)
         guard collector.walk() else {
@@ -149,7 +180,32 @@ struct TableReferenceCollector {
         }
         var qualifications: [Qualification] = []
         for candidate in collector.candidates where !(candidate.isFromItem && collector.isShadowed(candidate)) {
-            qualifications.append(Qualification(offset: candidate.offset, schema: candidate.schema))
+            qualifications.append(
+                Qualification(offset: candidate.offset, schema: candidate.schema, replacing: candidate.replacing)
+            )
+        }
+        var constantLocations = collector.constantLocations
+        if !collector.regclassLiterals.isEmpty {
+            // A regclass literal's value decides the rewrite, so it must not count as a constant whose value the
+            // grammar only copied: the literal-insensitive cache pins it (see `RewriteTemplate`).
+            let pinned = Set(collector.regclassLiterals.map(\.location))
+            constantLocations.removeAll { pinned.contains($0) }
+            for literal in collector.regclassLiterals {
+                let raw = collector.bytes(literal.value)
+                let qualification: Qualification?
+                if JSONString.needsDecoding(raw) {
+                    qualification = JSONString.decode(raw).withUnsafeBytes { value in
+                        RegclassLiteralName.qualification(value: value, at: literal.location, text: text, names: names)
+                    }
+                } else {
+                    qualification = RegclassLiteralName.qualification(
+                        value: raw, at: literal.location, text: text, names: names
+                    )
+                }
+                if let qualification {
+                    qualifications.append(qualification)
+                }
+            }
         }
         let objectNameStatements = collector.objectNameStatements.map { item in
             let (location, length) = collector.statements[item.statement]
@@ -157,7 +213,17 @@ struct TableReferenceCollector {
             let end = length > 0 ? min(start + length, text.count) : text.count
             return ObjectNameStatement(tree: item.tree, text: start..<end)
         }
-        return (qualifications, objectNameStatements, collector.constantLocations)
+        var unmappedNames: [[UInt8]] = []
+        for candidate in collector.unmapped where !(candidate.isFromItem && collector.isShadowed(candidate)) {
+            let raw = collector.bytes(candidate.name)
+            let name = JSONString.needsDecoding(raw) ? JSONString.decode(raw) : Array(raw)
+            // System catalogs (pg_class, ...) resolve through pg_catalog whatever the search_path: not a migration's
+            // concern.
+            if !name.starts(with: Array("pg_".utf8)) {
+                unmappedNames.append(name)
+            }
+        }
+        return (qualifications, objectNameStatements, constantLocations, unmappedNames)
     }
 
     // MARK: - The pass over the bytes
@@ -271,6 +337,7 @@ struct TableReferenceCollector {
                 isObject: isObject,
                 node: .none,
                 contextNode: parentIsNodeBody ? parent.node : parent.contextNode,
+                contextIndex: parentIsNodeBody ? Int32(stack.count - 1) : parent.contextIndex,
                 contextField: parentIsNodeBody ? parent.field : parent.contextField,
                 frame: parent.frame,
                 via: parent.via,
@@ -285,9 +352,16 @@ struct TableReferenceCollector {
                     entry.node = .selectStmt
                 }
             }
+            if !parent.isObject
+                && ((parent.contextNode == .funcCall && parent.contextField == .args)
+                    || (parent.contextNode == .columnRef && parent.contextField == .fields))
+            {
+                // An element of a FuncCall's argument list or of a ColumnRef's fields.
+                stack[Int(parent.contextIndex)].argCount += 1
+            }
         } else {
             entry = Entry(
-                isObject: isObject, node: .none, contextNode: .none, contextField: .other,
+                isObject: isObject, node: .none, contextNode: .none, contextIndex: -1, contextField: .other,
                 frame: -1, via: -1, suppressed: false, start: Int32(offset)
             )
         }
@@ -334,6 +408,22 @@ struct TableReferenceCollector {
             if stack.count == 4 && !statements.isEmpty {
                 objectNameStatements.append((Int(entry.start)..<end, statements.count - 1))
             }
+        case .aConst:
+            aConstEnded(entry)
+        case .funcCall:
+            if entry.literalLocation >= 0 && isRegclassFunction(entry) {
+                regclassLiterals.append(
+                    RegclassLiteral(location: Int(entry.literalLocation), value: range(entry.literalValue))
+                )
+            }
+        case .columnRef:
+            legacyColumnRefEnded(entry)
+        case .typeCast:
+            if entry.literalLocation >= 0 && isRegclassType(entry) {
+                regclassLiterals.append(
+                    RegclassLiteral(location: Int(entry.literalLocation), value: range(entry.literalValue))
+                )
+            }
         default:
             break
         }
@@ -348,8 +438,36 @@ struct TableReferenceCollector {
         case .relname:
             stack[top].relnameStart = Int32(value.lowerBound)
             stack[top].relnameLength = Int32(value.count)
-        case .schemaname, .catalogname:
+        case .schemaname:
             stack[top].qualified = true
+            stack[top].schemanameStart = Int32(value.lowerBound)
+            stack[top].schemanameLength = Int32(value.count)
+        case .catalogname:
+            stack[top].qualified = true
+            stack[top].hasCatalog = true
+        case .sval:
+            let entry = stack[top]
+            guard entry.contextIndex >= 0 else {
+                break
+            }
+            let owner = Int(entry.contextIndex)
+            let part = Int32(value.lowerBound)..<Int32(value.upperBound)
+            if entry.node == .none && entry.contextNode == .aConst && entry.contextField == .sval {
+                stack[owner].svalStart = part.lowerBound
+                stack[owner].svalLength = Int32(value.count)
+            } else if entry.node == .string
+                && ((entry.contextNode == .funcCall && entry.contextField == .funcname)
+                    || (entry.contextNode == .typeCast && entry.contextField == .typeName)
+                    || (entry.contextNode == .columnRef && entry.contextField == .fields))
+            {
+                stack[owner].nameParts += 1
+                if stack[owner].nameParts == 1 {
+                    stack[owner].firstName = part
+                } else if stack[owner].nameParts == 2 {
+                    stack[owner].secondName = part
+                }
+                stack[owner].lastName = part
+            }
         case .relpersistence:
             stack[top].temporary = value.count == 1 && tree[value.lowerBound] == UInt8(ascii: "t")
         case .ctename:
@@ -395,7 +513,11 @@ struct TableReferenceCollector {
     }
 
     private mutating func rangeVarEnded(_ entry: Entry) {
-        guard !entry.qualified, !entry.suppressed, !entry.temporary, entry.location >= 0 else {
+        if entry.qualified {
+            legacyRangeVarEnded(entry)
+            return
+        }
+        guard !entry.suppressed, !entry.temporary, entry.location >= 0 else {
             return
         }
         let position = Self.position(node: entry.contextNode, field: entry.contextField)
@@ -404,23 +526,193 @@ struct TableReferenceCollector {
         }
         let name = Int(entry.relnameStart)..<Int(entry.relnameStart + entry.relnameLength)
         let raw = bytes(name)
-        let schema: Int?
+        let mapped: Int?
         if JSONString.needsDecoding(raw) {
-            schema = JSONString.decode(raw).withUnsafeBytes { decoded in
-                names.schemaIndex(forName: decoded).flatMap { isWritten(decoded, at: Int(entry.location)) ? $0 : nil }
-            }
+            mapped = JSONString.decode(raw).withUnsafeBytes { names.schemaIndex(forName: $0) }
         } else {
-            schema = names.schemaIndex(forName: raw).flatMap { isWritten(raw, at: Int(entry.location)) ? $0 : nil }
+            mapped = names.schemaIndex(forName: raw)
         }
-        guard let schema else {
+        guard let mapped else {
+            // Left alone because the mapping does not name it: for the unmapped-name report. A CTE reference is
+            // not a table, so these are filtered by scope like the candidates.
+            unmapped.append(
+                Candidate(
+                    offset: Int(entry.location), schema: -1, frame: entry.frame, isFromItem: position == .fromItem,
+                    name: name
+                )
+            )
             return
         }
+        let written = JSONString.needsDecoding(raw)
+            ? JSONString.decode(raw).withUnsafeBytes { isWritten($0, at: Int(entry.location)) }
+            : isWritten(raw, at: Int(entry.location))
+        guard written else {
+            return
+        }
+        let schema = mapped
         candidates.append(
             Candidate(
                 offset: Int(entry.location), schema: schema, frame: entry.frame,
                 isFromItem: position == .fromItem, name: name
             )
         )
+    }
+
+    /// A `schema.table` reference whose schema is one of the legacy schemas and whose table is mapped: its schema
+    /// token is replaced. The location of a qualified RangeVar points at its schema.
+    private mutating func legacyRangeVarEnded(_ entry: Entry) {
+        guard !names.legacySchemas.isEmpty, !entry.hasCatalog, entry.schemanameStart >= 0, !entry.suppressed,
+              !entry.temporary, entry.location >= 0
+        else {
+            return
+        }
+        guard Self.position(node: entry.contextNode, field: entry.contextField) != .never else {
+            return
+        }
+        let schemaRaw = bytes(Int(entry.schemanameStart)..<Int(entry.schemanameStart + entry.schemanameLength))
+        let schemaName = JSONString.needsDecoding(schemaRaw) ? JSONString.decode(schemaRaw) : Array(schemaRaw)
+        let tokenLength = schemaName.withUnsafeBytes { schemaName -> Int? in
+            guard names.isLegacySchema(schemaName) else {
+                return nil
+            }
+            return Self.identifierTokenLength(schemaName, in: text, at: Int(entry.location))
+        }
+        guard let tokenLength else {
+            return
+        }
+        let nameRange = Int(entry.relnameStart)..<Int(entry.relnameStart + entry.relnameLength)
+        let raw = bytes(nameRange)
+        let schema = JSONString.needsDecoding(raw)
+            ? JSONString.decode(raw).withUnsafeBytes { names.schemaIndex(forName: $0) }
+            : names.schemaIndex(forName: raw)
+        guard let schema else {
+            return
+        }
+        candidates.append(
+            Candidate(
+                offset: Int(entry.location), schema: schema, frame: entry.frame, isFromItem: false, name: nameRange,
+                replacing: tokenLength
+            )
+        )
+    }
+
+    /// `public.users.id` or `public.users.*`: a column reference qualified with a legacy schema and a mapped table
+    /// follows the table, so it still names the FROM item once that is routed. Only the schema token changes.
+    private mutating func legacyColumnRefEnded(_ entry: Entry) {
+        guard !names.legacySchemas.isEmpty, entry.argCount == 3, entry.nameParts >= 2, entry.location >= 0,
+              !entry.suppressed
+        else {
+            return
+        }
+        let schemaRaw = bytes(range(entry.firstName))
+        let schemaName = JSONString.needsDecoding(schemaRaw) ? JSONString.decode(schemaRaw) : Array(schemaRaw)
+        let tokenLength = schemaName.withUnsafeBytes { schemaName -> Int? in
+            guard names.isLegacySchema(schemaName) else {
+                return nil
+            }
+            return Self.identifierTokenLength(schemaName, in: text, at: Int(entry.location))
+        }
+        let tableRaw = bytes(range(entry.secondName))
+        let schema = JSONString.needsDecoding(tableRaw)
+            ? JSONString.decode(tableRaw).withUnsafeBytes { names.schemaIndex(forName: $0) }
+            : names.schemaIndex(forName: tableRaw)
+        guard let tokenLength, let schema else {
+            return
+        }
+        candidates.append(
+            Candidate(
+                offset: Int(entry.location), schema: schema, frame: entry.frame, isFromItem: false,
+                name: range(entry.secondName), replacing: tokenLength
+            )
+        )
+    }
+
+    /// The length of the identifier token at `offset` of `text` when it spells `name` (folded, as the parser reports
+    /// it): a quoted identifier (`"public"`, `""` for `"`) or a plain one in any ASCII case. `nil` otherwise,
+    /// including Unicode-escaped identifiers (`U&"..."`), which are left alone.
+    static func identifierTokenLength(
+        _ name: UnsafeRawBufferPointer, in text: UnsafeRawBufferPointer, at offset: Int
+    ) -> Int? {
+        guard offset < text.count else {
+            return nil
+        }
+        if text[offset] == UInt8(ascii: "\"") {
+            var index = offset + 1
+            var matched = 0
+            while index < text.count {
+                var byte = text[index]
+                if byte == UInt8(ascii: "\"") {
+                    if index + 1 < text.count && text[index + 1] == UInt8(ascii: "\"") {
+                        index += 1
+                        byte = UInt8(ascii: "\"")
+                    } else {
+                        return matched == name.count ? index + 1 - offset : nil
+                    }
+                }
+                guard matched < name.count, name[matched] == byte else {
+                    return nil
+                }
+                matched += 1
+                index += 1
+            }
+            return nil
+        }
+        if text[offset] | 0x20 == UInt8(ascii: "u") && offset + 1 < text.count
+            && text[offset + 1] == UInt8(ascii: "&")
+        {
+            return nil
+        }
+        var end = offset
+        while end < text.count && CharacterClass.isIdentifierPart(text[end]) {
+            end += 1
+        }
+        guard end - offset == name.count else {
+            return nil
+        }
+        for index in 0..<name.count where CharacterClass.asciiLowercased(text[offset + index]) != name[index] {
+            return nil
+        }
+        return name.count
+    }
+
+    // MARK: - Regclass literals
+
+    private mutating func aConstEnded(_ entry: Entry) {
+        guard entry.svalStart >= 0, entry.location >= 0, entry.contextIndex >= 0 else {
+            return
+        }
+        let owner = Int(entry.contextIndex)
+        let isFirstArgument = entry.contextNode == .funcCall && entry.contextField == .args
+            && stack[owner].argCount == 1
+        let isCastOperand = entry.contextNode == .typeCast && entry.contextField == .arg
+        if isFirstArgument || isCastOperand {
+            stack[owner].literalLocation = entry.location
+            stack[owner].literalValue = entry.svalStart..<(entry.svalStart + entry.svalLength)
+        }
+    }
+
+    /// `nextval`, `currval`, `setval`, `to_regclass`, `pg_get_serial_sequence`, bare or as `pg_catalog.`.
+    private func isRegclassFunction(_ entry: Entry) -> Bool {
+        guard entry.nameParts == 1 || (entry.nameParts == 2 && Self.equals(bytes(range(entry.firstName)), "pg_catalog"))
+        else {
+            return false
+        }
+        let name = bytes(range(entry.lastName))
+        return Self.equals(name, "nextval") || Self.equals(name, "currval") || Self.equals(name, "setval")
+            || Self.equals(name, "to_regclass") || Self.equals(name, "pg_get_serial_sequence")
+    }
+
+    /// A cast to `regclass` or `pg_catalog.regclass` (`'users'::regclass`, `CAST('users' AS regclass)`).
+    private func isRegclassType(_ entry: Entry) -> Bool {
+        guard entry.nameParts == 1 || (entry.nameParts == 2 && Self.equals(bytes(range(entry.firstName)), "pg_catalog"))
+        else {
+            return false
+        }
+        return Self.equals(bytes(range(entry.lastName)), "regclass")
+    }
+
+    private func range(_ range: Range<Int32>) -> Range<Int> {
+        Int(range.lowerBound)..<Int(range.upperBound)
     }
 
     /// Whether the text at `offset` starts the table name `name`: a quoted identifier, a Unicode-escaped one, or the
@@ -477,7 +769,7 @@ struct TableReferenceCollector {
 
     // MARK: - Helpers
 
-    private func bytes(_ range: Range<Int>) -> UnsafeRawBufferPointer {
+    fileprivate func bytes(_ range: Range<Int>) -> UnsafeRawBufferPointer {
         UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(tree)[range])
     }
 
@@ -515,13 +807,18 @@ struct TableReferenceCollector {
 
     private static func node(named raw: UnsafeRawBufferPointer) -> Node {
         switch raw.count {
+        case 6:
+            if equals(raw, "String") { return .string }
         case 7:
             if equals(raw, "A_Const") { return .aConst }
         case 8:
             if equals(raw, "JoinExpr") { return .joinExpr }
+            if equals(raw, "FuncCall") { return .funcCall }
+            if equals(raw, "TypeCast") { return .typeCast }
             if equals(raw, "DropStmt") { return .dropStmt }
         case 9:
             if equals(raw, "MergeStmt") { return .mergeStmt }
+            if equals(raw, "ColumnRef") { return .columnRef }
         case 10:
             if equals(raw, "SelectStmt") { return .selectStmt }
             if equals(raw, "InsertStmt") { return .insertStmt }
@@ -553,9 +850,15 @@ struct TableReferenceCollector {
 
     private static func field(named raw: UnsafeRawBufferPointer) -> Field {
         switch raw.count {
+        case 3:
+            if equals(raw, "arg") { return .arg }
         case 4:
             if equals(raw, "larg") { return .larg }
             if equals(raw, "rarg") { return .rarg }
+            if equals(raw, "args") { return .args }
+            if equals(raw, "sval") { return .sval }
+        case 6:
+            if equals(raw, "fields") { return .fields }
         case 7:
             if equals(raw, "relname") { return .relname }
             if equals(raw, "ctename") { return .ctename }
@@ -565,6 +868,8 @@ struct TableReferenceCollector {
             if equals(raw, "location") { return .location }
             if equals(raw, "relation") { return .relation }
             if equals(raw, "stmt_len") { return .stmtLen }
+            if equals(raw, "funcname") { return .funcname }
+            if equals(raw, "typeName") { return .typeName }
         case 9:
             if equals(raw, "recursive") { return .recursive }
         case 10:

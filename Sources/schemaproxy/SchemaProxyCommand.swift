@@ -1,4 +1,5 @@
 import ArgumentParser
+import CatalogTools
 import Foundation
 import Logging
 import ProxyAuth
@@ -14,7 +15,7 @@ struct SchemaProxy: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "schemaproxy",
         abstract: "PostgreSQL pooler that routes unqualified table names to per-service schemas.",
-        subcommands: [Run.self, Check.self, Rewrite.self, HashPassword.self],
+        subcommands: [Run.self, Check.self, Rewrite.self, HashPassword.self, Mapping.self],
         defaultSubcommand: Run.self
     )
 }
@@ -23,9 +24,9 @@ struct ConfigOption: ParsableArguments {
     @Option(name: .long, help: "Path of the YAML config file.")
     var config: String = "conf/schemaproxy.yaml"
 
-    func load() throws -> PreparedConfiguration {
+    func load(unusedSecrets: UnusedSecrets = .none) throws -> PreparedConfiguration {
         do {
-            return try PreparedConfiguration.load(path: self.config)
+            return try PreparedConfiguration.load(path: self.config, unusedSecrets: unusedSecrets)
         } catch {
             throw ValidationError("\(self.config): \(error)")
         }
@@ -47,14 +48,26 @@ struct Run: AsyncParsableCommand {
 }
 
 struct Check: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Validate a config file; exit 0 if it is valid.")
+    static let configuration = CommandConfiguration(
+        abstract: "Validate a config file; exit 0 if it is valid.",
+        discussion: """
+            With --live, also connect to each service's backend and compare its mapping with the catalog: \
+            errors (exit 1) for mapped names or schemas that are missing, of the wrong kind or not accessible to the \
+            backend user; warnings (exit 0) for tables the mapping leaves out and for mapped names that the \
+            backend's search_path resolves to another schema.
+            """
+    )
 
     @OptionGroup var options: ConfigOption
+    @Flag(help: "Also check each service's mapping against its backend.") var live = false
 
     func run() throws {
         let prepared = try self.options.load()
         let services = prepared.configuration.services.keys.sorted()
         print("\(self.options.config): OK (\(services.count) services: \(services.joined(separator: ", ")))")
+        if live && !LiveCheckCommand.run(prepared) {
+            throw ExitCode.failure
+        }
     }
 }
 
@@ -67,7 +80,8 @@ struct Rewrite: ParsableCommand {
     @Argument(help: "The SQL text.") var sql: String
 
     func run() throws {
-        let prepared = try self.options.load()
+        // Neither client credentials nor backends are used here: an unset ${NAME} in them must not stop a rewrite.
+        let prepared = try self.options.load(unusedSecrets: .authAndBackends)
         guard let mapping = prepared.mappings[self.service] else {
             throw ValidationError("no service \"\(self.service)\" in \(self.options.config)")
         }

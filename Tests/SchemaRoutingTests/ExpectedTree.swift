@@ -1,3 +1,4 @@
+import Foundation
 @testable import SchemaRouting
 
 /// What the parse tree of a correctly rewritten statement must look like, derived from the original statement's
@@ -136,7 +137,69 @@ struct ExpectedTree {
         if !suppressed && (type == "DropStmt" || type == "CommentStmt") {
             result = qualifyObjectNames(result, type: type)
         }
+        if type == "FuncCall" || type == "TypeCast" {
+            result = qualifyRegclassLiteral(result, type: type)
+        }
         return result
+    }
+
+    /// The string constant PostgreSQL reads as a `regclass` — first argument of nextval, currval, setval,
+    /// to_regclass and pg_get_serial_sequence, or the operand of a cast to regclass — gains the schema of the plain
+    /// (or `"quoted"`) mapped name it holds.
+    private mutating func qualifyRegclassLiteral(_ body: JSONValue, type: String) -> JSONValue {
+        let nameList = (type == "FuncCall" ? body["funcname"] : body["typeName"]?["names"])?.arrayValue ?? []
+        let names = nameList.compactMap { $0["String"]?["sval"]?.stringValue }
+        guard let last = names.last, names.count == 1 || (names.count == 2 && names[0] == "pg_catalog") else {
+            return body
+        }
+        let wanted = type == "FuncCall"
+            ? ["nextval", "currval", "setval", "to_regclass", "pg_get_serial_sequence"].contains(last)
+            : last == "regclass"
+        let operandKey = type == "FuncCall" ? "args" : "arg"
+        guard wanted, case .object(var members) = body,
+              let operandIndex = members.firstIndex(where: { $0.key == operandKey })
+        else {
+            return body
+        }
+        let operand = type == "FuncCall" ? members[operandIndex].value.arrayValue?.first : members[operandIndex].value
+        guard let constant = operand?["A_Const"], let location = constant["location"],
+              let value = constant["sval"]?["sval"]?.stringValue
+        else {
+            return body
+        }
+        // The name as regclass reads a single part: trimmed, a quoted name exact, a plain one lower-cased.
+        let trimmed = value.trimmingCharacters(in: .whitespaces)
+        let name: String
+        if trimmed.count >= 2, trimmed.hasPrefix("\""), trimmed.hasSuffix("\""),
+           !trimmed.dropFirst().dropLast().contains("\"")
+        {
+            name = String(trimmed.dropFirst().dropLast())
+        } else if !trimmed.isEmpty, !trimmed.contains("."), !trimmed.contains("\""), !trimmed.contains(" ") {
+            name = String(trimmed.map { $0.isASCII ? Character($0.lowercased()) : $0 })
+        } else {
+            return body
+        }
+        guard let schema = mapping.schema(forTable: name) else {
+            return body
+        }
+        qualified += 1
+        let newConstant = JSONValue.object([
+            JSONValue.Member(key: "A_Const", value: .object([
+                JSONValue.Member(key: "sval", value: .object([
+                    JSONValue.Member(
+                        key: "sval", value: .string(Array((SQLIdentifier.quotedIfNeeded(schema) + "." + value).utf8))
+                    ),
+                ])),
+                JSONValue.Member(key: "location", value: location),
+            ])),
+        ])
+        if type == "FuncCall", case .array(var arguments) = members[operandIndex].value {
+            arguments[0] = newConstant
+            members[operandIndex].value = .array(arguments)
+        } else {
+            members[operandIndex].value = newConstant
+        }
+        return .object(members)
     }
 
     /// A WITH clause whose CTE number i sees the names in `cteVisibility[i]`.

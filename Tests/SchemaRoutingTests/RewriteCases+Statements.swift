@@ -349,4 +349,5 @@ extension RewriteCase {
     ]
 
     static let all: [RewriteCase] = select + pgbench + cte + modification + definition + multipleAndInvalid
+        + legacySchemas + regclassLiterals
 }

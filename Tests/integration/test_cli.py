@@ -5,7 +5,7 @@ import psycopg
 import pytest
 import yaml
 
-from conftest import build_config, schemaproxy_bin
+from conftest import ROOT, build_config, schemaproxy_bin
 
 
 def run(*args, input=None, env=None):
@@ -69,3 +69,27 @@ def test_startup_options_stay_in_effect(proxy):
         for _ in range(3):
             assert a.execute("SHOW statement_timeout").fetchone() == ("1234ms",)
             assert b.execute("SHOW statement_timeout").fetchone() == ("0",)
+
+
+def test_rewrite_of_the_readme_needs_no_secrets():
+    # conf/heal7.yaml takes APP_PASSWORD, ADMIN_PASSWORD, DB_PASSWORD and DB_PORT from the environment; rewrite
+    # uses none of them (run() passes none of them).
+    config = str(ROOT / "conf" / "heal7.yaml")
+    p = run("rewrite", "--config", config, "--service", "saju_service", "SELECT * FROM users")
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.strip() == "SELECT * FROM shared_common.users"
+    # check still needs them all, and says which one is missing.
+    p = run("check", "--config", config)
+    assert p.returncode != 0
+    assert "is not set" in p.stdout + p.stderr
+
+
+def test_rewrite_still_rejects_a_broken_mapping(tmp_path):
+    config = tmp_path / "bad.yaml"
+    config.write_text(
+        "auth: {method: scram-sha-256, users: {app: '${UNSET_PASSWORD_FOR_TEST}'}}\n"
+        "services:\n  s:\n    backend: postgresql://u@127.0.0.1/db\n"
+        "    schemas: {a: [users], b: [users]}\n")
+    p = run("rewrite", "--config", str(config), "--service", "s", "SELECT 1")
+    assert p.returncode != 0
+    assert "users" in p.stdout + p.stderr

@@ -39,6 +39,7 @@ FAMILIES = {
     "schemaproxy_backend_up": "gauge",
     "schemaproxy_server_connect_errors_total": "counter",
     "schemaproxy_config_reloads_total": "counter",
+    "schemaproxy_unmapped_references_total": "counter",
 }
 
 
