@@ -18,8 +18,10 @@ public enum ReplyOpening: Sendable, Equatable {
     /// Anything else: results have begun (or an ordinary error); relay as usual.
     case answered
 
-    public static func classify(_ buffer: ByteBuffer) -> ReplyOpening {
-        var index = buffer.readerIndex
+    /// Judges `buffer`. `start`: where to begin, when everything before it was judged `preambleOnly` already
+    /// (replies held back across reads are then scanned once, not from the beginning on every read).
+    public static func classify(_ buffer: ByteBuffer, from start: Int? = nil) -> ReplyOpening {
+        var index = start ?? buffer.readerIndex
         while index < buffer.writerIndex {
             guard let frame = try? buffer.peekFrame(at: index) else { return .answered }
             switch frame.id {

@@ -59,6 +59,9 @@ final class ServerConnection: RelaySocketDelegate, @unchecked Sendable {  // use
     /// The last message relayed was an ErrorResponse (a FATAL, when the connection then closes).
     private var lastMessageWasError = false
     private var heldPreamble: ByteBuffer?
+    /// Replies held back for a possible retry, at most: beyond it (a long pipeline of Parse/Bind) they are
+    /// relayed, and the transaction is no longer retried transparently.
+    static let maximumHeldReplies = 64 * 1024
 
     init(service: Service, poolID: Int, host: HostAndPort, eventLoop: RelayLoop, loopIndex: Int) {
         self.service = service
@@ -121,13 +124,15 @@ final class ServerConnection: RelaySocketDelegate, @unchecked Sendable {  // use
         case .leased(let client):
             var buffer = buffer
             if self.awaitingFirstResult {
+                var judged: Int?
                 if var held = self.heldPreamble {
                     self.heldPreamble = nil
+                    judged = held.writerIndex  // all preamble: only the new bytes need a look
                     held.writeImmutableBuffer(buffer)
                     buffer = held
                 }
-                switch ReplyOpening.classify(buffer) {
-                case .preambleOnly where client.mayHoldReplies:
+                switch ReplyOpening.classify(buffer, from: judged) {
+                case .preambleOnly where client.mayHoldReplies && buffer.readableBytes <= Self.maximumHeldReplies:
                     self.heldPreamble = buffer
                     return
                 case .terminated where client.serverTerminatedBeforeAnswering(self):

@@ -22,6 +22,24 @@ private func empty(_ id: UInt8) -> (inout MessageWriter) -> Void {
         #expect(ReplyOpening.classify(buffer) == .preambleOnly)
     }
 
+    @Test func resumingAfterJudgedPreambleAgreesWithAFullScan() {
+        let preamble = replies { w in
+            w.writeMessage(BackendMessageID.parseComplete) { _ in }
+            w.writeMessage(BackendMessageID.bindComplete) { _ in }
+        }
+        let endings: [(inout MessageWriter) -> Void] = [
+            { w in w.writeRowDescription(columns: ["a"]) },
+            { w in w.writeDataRow(["1"]) },
+            { w in w.writeError(.fatal(.adminShutdown, "terminating connection due to administrator command")) },
+        ]
+        for ending in endings {
+            var whole = preamble
+            whole.writeImmutableBuffer(replies(ending))
+            #expect(ReplyOpening.classify(whole, from: preamble.writerIndex) == ReplyOpening.classify(whole))
+        }
+        #expect(ReplyOpening.classify(preamble, from: preamble.writerIndex) == .preambleOnly)
+    }
+
     @Test func resultsMeanAnswered() {
         let buffer = replies { w in
             w.writeMessage(BackendMessageID.bindComplete) { _ in }
