@@ -22,6 +22,9 @@
 #     --detail            add each proxy's user and sys CPU per transaction (/proc/PID/stat fields 14 and
 #                         15 apart) and preemptions per transaction (involuntary context switches, summed
 #                         over its threads from /proc/PID/task/*/status)
+#     --unix              pgbench reaches every target over its Unix-domain socket instead of TCP (PostgreSQL's
+#                         socket directory, PgBouncer's unix_socket_dir, schemaproxy's socket directory in
+#                         `listen`); the proxies still reach the server over TCP
 #     --no-pgbouncer      leave PgBouncer out
 #     --no-schemaproxy    leave schemaproxy out (e.g. to check the harness before it exists)
 #     --out FILE          also write every run as TSV to FILE
@@ -36,7 +39,7 @@ cd "$SP_ROOT"
 
 rounds=3 duration=10 modes=simple,extended clients=10,50 prepared="" mapped="" metrics_off="" scale=10 jobs=2
 workers="" binary_b="" workers_b="" detail=""
-use_pgb=1 use_spx=1 out=""
+use_pgb=1 use_spx=1 out="" unix=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --rounds) rounds=$2; shift ;;
@@ -52,10 +55,11 @@ while [ $# -gt 0 ]; do
         --binary-b) binary_b=$2; shift ;;
         --workers-b) workers_b=$2; shift ;;
         --detail) detail=1 ;;
+        --unix) unix=1 ;;
         --no-pgbouncer) use_pgb="" ;;
         --no-schemaproxy) use_spx="" ;;
         --out) out=$2; shift ;;
-        -h|--help) sed -n '2,32p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,35p' "$0"; exit 0 ;;
         *) die "unknown option: $1" ;;
     esac
     shift
@@ -117,13 +121,18 @@ log "pgbench -i -s $scale"
 pg_create_bench "$BENCH_PW" "$scale"
 
 # targets: name -> port, and the proxy pid for CPU accounting
-declare -A PORT PID
+# where pgbench connects: 127.0.0.1, or with --unix the target's socket directory
+declare -A PORT PID HOST
 TARGETS=(direct)
 PORT[direct]=$PG_PORT
+HOST[direct]=127.0.0.1
+[ -n "$unix" ] && HOST[direct]=$PG_DIR
 
 if [ -n "$use_pgb" ]; then
-    mkdir -p "$WORK/pgbouncer"
+    mkdir -p "$WORK/pgbouncer" "$WORK/pgbouncer-socket"
     port=$(free_port)
+    pgb_socket_dir=""
+    [ -n "$unix" ] && pgb_socket_dir=$WORK/pgbouncer-socket
     cat >"$WORK/pgbouncer/pgbouncer.ini" <<EOF
 [databases]
 bench = host=127.0.0.1 port=$PG_PORT dbname=bench user=bench_user password=$BENCH_PW
@@ -131,7 +140,7 @@ bench = host=127.0.0.1 port=$PG_PORT dbname=bench user=bench_user password=$BENC
 [pgbouncer]
 listen_addr = 127.0.0.1
 listen_port = $port
-unix_socket_dir =
+unix_socket_dir = $pgb_socket_dir
 auth_type = scram-sha-256
 auth_file = $WORK/pgbouncer/userlist.txt
 pool_mode = transaction
@@ -144,7 +153,7 @@ stats_period = 600
 EOF
     printf '"bench_user" "%s"\n' "$BENCH_PW" >"$WORK/pgbouncer/userlist.txt"
     if is_root; then
-        chown -R postgres:postgres "$WORK/pgbouncer"
+        chown -R postgres:postgres "$WORK/pgbouncer" "$WORK/pgbouncer-socket"
         # setpriv execs pgbouncer itself (no wrapper process), so $! is the pid to account CPU to
         setpriv --reuid=postgres --regid=postgres --init-groups pgbouncer "$WORK/pgbouncer/pgbouncer.ini" \
             >"$WORK/pgbouncer.log" 2>&1 &
@@ -155,16 +164,23 @@ EOF
     PIDS+=("${PID[pgbouncer]}")
     wait_for_port "$port" 30 "${PID[pgbouncer]}" || { cat "$WORK/pgbouncer.log" >&2; die "PgBouncer did not start"; }
     PORT[pgbouncer]=$port
+    HOST[pgbouncer]=127.0.0.1
+    [ -n "$unix" ] && HOST[pgbouncer]=$pgb_socket_dir
     TARGETS+=(pgbouncer)
 fi
 
 start_schemaproxy() {
     # start_schemaproxy NAME SCHEMAS_YAML [METRICS [BINARY [WORKERS]]]   METRICS: "off" leaves metrics_listen out
-    local name=$1 schemas=$2 metrics=${3:-on} binary=${4:-$SPX_BIN} nworkers=${5-$workers} port mlisten=""
+    local name=$1 schemas=$2 metrics=${3:-on} binary=${4:-$SPX_BIN} nworkers=${5-$workers} port mlisten="" listen
     port=$(free_port)
+    listen="127.0.0.1:$port"
+    if [ -n "$unix" ]; then
+        mkdir -p "$WORK/$name-socket"
+        listen="[127.0.0.1:$port, $WORK/$name-socket]"  # the socket is .s.PGSQL.$port there
+    fi
     [ "$metrics" = off ] || mlisten="127.0.0.1:$(free_port)"
     cat >"$WORK/$name.yaml" <<EOF
-listen: 127.0.0.1:$port
+listen: $listen
 metrics_listen: $mlisten
 max_client_connections: 500
 admin:
@@ -189,6 +205,8 @@ EOF
     PIDS+=("${PID[$name]}")
     wait_for_port "$port" 30 "${PID[$name]}" || { cat "$WORK/$name.log" >&2; die "$name did not start"; }
     PORT[$name]=$port
+    HOST[$name]=127.0.0.1
+    [ -n "$unix" ] && HOST[$name]=$WORK/$name-socket
     TARGETS+=("$name")
 }
 
@@ -241,7 +259,7 @@ run_one() {
     log="$WORK/run-$round-$mode-$c-$target.log"
     [ -n "${PID[$target]:-}" ] && read -r -a before <<<"$(proc_counters "${PID[$target]}")"
     if ! PGPASSWORD=$BENCH_PW "$PGBENCH" -S -n -T "$duration" -c "$c" -j "$jobs" -M "$mode" \
-        -h 127.0.0.1 -p "${PORT[$target]}" -U bench_user bench >"$log" 2>&1; then
+        -h "${HOST[$target]}" -p "${PORT[$target]}" -U bench_user bench >"$log" 2>&1; then
         log "pgbench failed: $target, -M $mode, -c $c:"
         tail -n 15 "$log" >&2
         printf '%s\t%s\t%s\t%s\tNA\tNA\tNA\t%s\tNA\tNA\tNA\n' "$round" "$mode" "$c" "$target" "$CLK_TCK" >>"$RESULTS"
@@ -300,4 +318,5 @@ done
 
 [ -n "$out" ] && cp "$RESULTS" "$out"
 title="pgbench -S -n -T$duration -j$jobs, scale $scale, $rounds round(s), pool 20 transaction mode, $(nproc) cores"
+[ -n "$unix" ] && title="$title, clients over Unix-domain sockets"
 python3 "$SP_ROOT/benchmarks/pgbench_summary.py" "$RESULTS" ${detail:+--detail} --title "$title$AB_TITLE"

@@ -47,6 +47,8 @@ public final class EventLoop: @unchecked Sendable {
 
     /// Which loop of a group this is (0 when alone).
     public let index: Int
+    /// State the layer above keeps per loop (e.g. a buffer its connections share); touched on the loop only.
+    public var attachment: AnyObject?
     /// The buffer every read on this loop goes into. Its contents are valid until the handler returns.
     public let readBuffer: UnsafeMutableRawBufferPointer
     public static let readBufferSize = 64 * 1024
@@ -63,7 +65,8 @@ public final class EventLoop: @unchecked Sendable {
     private var timers = TimerQueue<() -> Void>()
     private let mailbox = Mutex<[@Sendable () -> Void]>([])
     private let stopRequested = Atomic<Bool>(false)
-    private let thread = Mutex<pthread_t?>(nil)
+    /// The running thread's pthread_t (0 while not running): read on every `isInLoop`, so an atomic, not a lock.
+    private let thread = Atomic<UInt>(0)
     private var events = [spx_event](repeating: spx_event(), count: 256)
 
     public init(index: Int = 0) throws(DataPlaneError) {
@@ -96,8 +99,8 @@ public final class EventLoop: @unchecked Sendable {
     public var registrationCount: Int { self.owners.count - 1 - self.freeSlots.count }
 
     public var isInLoop: Bool {
-        let me = pthread_self()
-        return self.thread.withLock { thread in thread.map { pthread_equal($0, me) != 0 } ?? false }
+        let running = self.thread.load(ordering: .relaxed)
+        return running != 0 && pthread_equal(pthread_t(running), pthread_self()) != 0
     }
 
     // MARK: Descriptors
@@ -181,8 +184,8 @@ public final class EventLoop: @unchecked Sendable {
 
     /// Runs the loop on the calling thread until `stop()`.
     public func run() {
-        self.thread.withLock { $0 = pthread_self() }
-        defer { self.thread.withLock { $0 = nil } }
+        self.thread.store(UInt(pthread_self()), ordering: .relaxed)
+        defer { self.thread.store(0, ordering: .relaxed) }
         while !self.stopRequested.load(ordering: .relaxed) {
             self.runOnce(timeoutMilliseconds: self.waitMilliseconds())
         }

@@ -122,7 +122,18 @@ public final class Listener: EventHandler {
         // Level-triggered: a backlog longer than this batch is seen again at the next wait.
         for _ in 0..<64 {
             let descriptor = spx_accept(self.descriptor)
-            guard descriptor >= 0 else { return }  // EAGAIN, or an error of that one connection (ECONNABORTED)
+            guard descriptor >= 0 else {
+                if errno == EMFILE || errno == ENFILE, let token {
+                    // Out of descriptors: the backlog would wake the loop at once, forever. Pause accepting for
+                    // a moment; connections that close meanwhile give descriptors back.
+                    loop.setInterest(token, 0)
+                    loop.schedule(in: 100_000_000) { [weak self] in
+                        guard let self, let token = self.token else { return }
+                        loop.setInterest(token, EventLoop.readable)
+                    }
+                }
+                return  // EAGAIN, or an error of that one connection (ECONNABORTED)
+            }
             self.accepted(descriptor, loop)
         }
     }

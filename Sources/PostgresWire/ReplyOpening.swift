@@ -18,10 +18,17 @@ public enum ReplyOpening: Sendable, Equatable {
     /// Anything else: results have begun (or an ordinary error); relay as usual.
     case answered
 
-    /// Judges `buffer`. `start`: where to begin, when everything before it was judged `preambleOnly` already
-    /// (replies held back across reads are then scanned once, not from the beginning on every read).
-    public static func classify(_ buffer: ByteBuffer, from start: Int? = nil) -> ReplyOpening {
-        var index = start ?? buffer.readerIndex
+    public static func classify(_ buffer: ByteBuffer) -> ReplyOpening {
+        var preambleEnd = buffer.readerIndex
+        return self.classify(buffer, from: buffer.readerIndex, preambleEnd: &preambleEnd)
+    }
+
+    /// Judges `buffer` from `start`, where everything before is known to be preamble; `preambleEnd` is set to
+    /// where the preamble ends, so replies held back across reads are scanned once, not from the beginning on
+    /// every read (a held stale-plan error waiting for its ReadyForQuery is not preamble, and is judged again).
+    public static func classify(_ buffer: ByteBuffer, from start: Int, preambleEnd: inout Int) -> ReplyOpening {
+        var index = start
+        preambleEnd = start
         while index < buffer.writerIndex {
             guard let frame = try? buffer.peekFrame(at: index) else { return .answered }
             switch frame.id {
@@ -29,6 +36,7 @@ public enum ReplyOpening: Sendable, Equatable {
                  BackendMessageID.parameterDescription, BackendMessageID.rowDescription, BackendMessageID.noData,
                  BackendMessageID.parameterStatus, BackendMessageID.noticeResponse:
                 index = frame.start + frame.totalLength
+                preambleEnd = index
             case BackendMessageID.errorResponse:
                 guard var body = buffer.getSlice(at: frame.payloadStart, length: frame.payloadLength),
                       let fields = ErrorFields.decode(from: &body) else { return .answered }

@@ -14,8 +14,9 @@ protocol RelaySocketDelegate: AnyObject {
 }
 
 /// The I/O shell of one client or server connection on a relay loop: one receive per readiness event (into the
-/// loop's buffer, copied once into a `ByteBuffer` that is reused while nobody keeps it), writes gathered until
-/// `flush` and sent with one send(2), what the kernel does not take queued in the `SocketConnection`.
+/// loop's buffer, copied once into a `ByteBuffer` the loop's sockets share and reuse while nobody keeps it),
+/// writes gathered until `flush` and sent with one send(2), what the kernel does not take queued in the
+/// `SocketConnection`.
 ///
 /// Generic over its delegate so the calls into the connection's logic are direct, and the delegate is held
 /// unowned(unsafe): the delegate owns this socket, and `delegateOwner` keeps the delegate alive while the loop
@@ -24,7 +25,8 @@ final class RelaySocket<Delegate: RelaySocketDelegate>: EventHandler, @unchecked
     let connection: SocketConnection
     private unowned(unsafe) let delegate: Delegate
     private var delegateOwner: Delegate?
-    private var readScratch: ByteBuffer
+    /// The loop's buffer for received bytes, shared by its sockets: an idle connection holds none.
+    private unowned(unsafe) let scratch: LoopScratch
     private var gathered: ByteBuffer?
     private var moreGathered: [ByteBuffer] = []
     /// Where several gathered pieces are joined; kept, so joining allocates only while a send still holds it.
@@ -38,7 +40,7 @@ final class RelaySocket<Delegate: RelaySocketDelegate>: EventHandler, @unchecked
         self.connection = SocketConnection(descriptor: descriptor, loop: loop)
         self.delegate = delegate
         self.delegateOwner = delegate
-        self.readScratch = ByteBufferAllocator().buffer(capacity: 0)
+        self.scratch = LoopScratch.of(loop)
     }
 
     /// Starts receiving events; on failure the socket is closed (and the delegate told).
@@ -117,9 +119,10 @@ final class RelaySocket<Delegate: RelaySocketDelegate>: EventHandler, @unchecked
         }
         switch self.connection.receive(into: loop.readBuffer) {
         case .bytes(let count):
-            self.readScratch.clear()
-            self.readScratch.writeBytes(UnsafeRawBufferPointer(rebasing: loop.readBuffer[..<count]))
-            self.delegate.socketRead(self.readScratch)
+            // Reused while no connection keeps it (a partial frame): then clear() gives the loop a new one.
+            self.scratch.buffer.clear()
+            self.scratch.buffer.writeBytes(UnsafeRawBufferPointer(rebasing: loop.readBuffer[..<count]))
+            self.delegate.socketRead(self.scratch.buffer)
             if !self.isClosed { self.delegate.socketReadComplete() }
         case .closed, .failed:
             self.close()
@@ -143,5 +146,18 @@ final class RelaySocket<Delegate: RelaySocketDelegate>: EventHandler, @unchecked
             self.delegate.socketClosed()
             self.delegateOwner = nil
         }
+    }
+}
+
+/// Per-loop state of the relay's sockets.
+final class LoopScratch {
+    var buffer = ByteBufferAllocator().buffer(capacity: 4096)
+
+    /// The loop's scratch, made on first use (on the loop).
+    static func of(_ loop: RelayLoop) -> LoopScratch {
+        if let existing = loop.attachment as? LoopScratch { return existing }
+        let made = LoopScratch()
+        loop.attachment = made
+        return made
     }
 }

@@ -59,6 +59,8 @@ final class ServerConnection: RelaySocketDelegate, @unchecked Sendable {  // use
     /// The last message relayed was an ErrorResponse (a FATAL, when the connection then closes).
     private var lastMessageWasError = false
     private var heldPreamble: ByteBuffer?
+    /// How much of `heldPreamble`, from its start, is known to be preamble.
+    private var heldPreambleLength = 0
     /// Replies held back for a possible retry, at most: beyond it (a long pipeline of Parse/Bind) they are
     /// relayed, and the transaction is no longer retried transparently.
     static let maximumHeldReplies = 64 * 1024
@@ -124,16 +126,18 @@ final class ServerConnection: RelaySocketDelegate, @unchecked Sendable {  // use
         case .leased(let client):
             var buffer = buffer
             if self.awaitingFirstResult {
-                var judged: Int?
+                var judged = buffer.readerIndex
                 if var held = self.heldPreamble {
                     self.heldPreamble = nil
-                    judged = held.writerIndex  // all preamble: only the new bytes need a look
+                    judged = held.readerIndex + self.heldPreambleLength  // only what follows the preamble needs a look
                     held.writeImmutableBuffer(buffer)
                     buffer = held
                 }
-                switch ReplyOpening.classify(buffer, from: judged) {
+                var preambleEnd = judged
+                switch ReplyOpening.classify(buffer, from: judged, preambleEnd: &preambleEnd) {
                 case .preambleOnly where client.mayHoldReplies && buffer.readableBytes <= Self.maximumHeldReplies:
                     self.heldPreamble = buffer
+                    self.heldPreambleLength = preambleEnd - buffer.readerIndex
                     return
                 case .terminated where client.serverTerminatedBeforeAnswering(self):
                     // Nothing of the client's committed: it goes on with another connection; this one is done.

@@ -35,9 +35,26 @@ private func empty(_ id: UInt8) -> (inout MessageWriter) -> Void {
         for ending in endings {
             var whole = preamble
             whole.writeImmutableBuffer(replies(ending))
-            #expect(ReplyOpening.classify(whole, from: preamble.writerIndex) == ReplyOpening.classify(whole))
+            var end = 0
+            #expect(ReplyOpening.classify(whole, from: preamble.writerIndex, preambleEnd: &end)
+                    == ReplyOpening.classify(whole))
         }
-        #expect(ReplyOpening.classify(preamble, from: preamble.writerIndex) == .preambleOnly)
+        var end = 0
+        #expect(ReplyOpening.classify(preamble, from: preamble.writerIndex, preambleEnd: &end) == .preambleOnly)
+        #expect(end == preamble.writerIndex)
+    }
+
+    @Test func aStalePlanErrorWaitingForItsReadyForQueryIsJudgedAgainWhenItArrives() {
+        // The error arrives in one read, its ReadyForQuery in the next: the held bytes are not all preamble.
+        var first = replies { w in
+            w.writeMessage(BackendMessageID.parseComplete) { _ in }
+            w.writeError(.error(.featureNotSupported, "cached plan must not change result type"))
+        }
+        var end = 0
+        #expect(ReplyOpening.classify(first, from: first.readerIndex, preambleEnd: &end) == .preambleOnly)
+        #expect(end < first.writerIndex, "the error is not preamble")
+        first.writeImmutableBuffer(replies { w in w.writeReadyForQuery(.idle) })
+        #expect(ReplyOpening.classify(first, from: end, preambleEnd: &end) == .stalePlan)
     }
 
     @Test func resultsMeanAnswered() {
