@@ -82,6 +82,10 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
     private var preparedStatements: [String: ClientPreparedStatement] = [:]
     /// The client's last unnamed Parse as sent, and whether the server connection it has now holds it.
     private var unnamedStatement: ByteBuffer?
+    /// The session commands of `unnamedStatement`, applied again wherever it is parsed again.
+    private var unnamedStatementEffects: [SessionCommand] = []
+    /// Set by the session path for an unnamed Parse that goes on as sent (the relay then remembers it).
+    private var pendingUnnamedEffects: [SessionCommand] = []
     private var unnamedStatementOnServer = false
     /// Parse and Close messages sent since the last sync point: ordinals for the response filter.
     private var parsesSinceSync = 0
@@ -380,7 +384,9 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
                 if id == FrontendMessageID.parse, handling != .replaced { self.parsesSinceSync += 1 }
                 if id == FrontendMessageID.parse, self.poolMode == .transaction, handling != .replaced,
                    buffer.getInteger(at: frame.payloadStart, as: UInt8.self) == 0 {
-                    self.remember(unnamed: replacement ?? buffer.getSlice(at: frame.start, length: frame.totalLength)!)
+                    self.remember(unnamed: replacement ?? buffer.getSlice(at: frame.start, length: frame.totalLength)!,
+                                  effects: self.pendingUnnamedEffects)
+                    self.pendingUnnamedEffects = []
                 }
             case FrontendMessageID.bind, FrontendMessageID.describe, FrontendMessageID.close:
                 if self.poolMode == .transaction {
@@ -446,7 +452,7 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
         guard self.server === server, let replay = self.replay, !replay.retriedStalePlan,
               self.tracker.pendingSyncPoints == 1, let service else { return false }
         server.swallow(replies)
-        server.statements.removeAll()
+        server.session.statements.removeAll()
         server.writeOwnQuery("DEALLOCATE ALL")
         server.restartLease()
         self.restore(replay)
@@ -598,8 +604,13 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
         guard let server = self.server else { return .waitForServer }
 
         var newText: [UInt8]?
+        var effects: [SessionCommand] = []
         if case .sessionOnly(let what)? = commands.first(where: { if case .sessionOnly = $0 { true } else { false } }) {
             newText = Array(Self.refusal(what, service: service.name).utf8)
+        } else if named {
+            // A named statement changes the session where and when it is bound (maybe on another server
+            // connection, maybe several times), not where it is parsed.
+            effects = commands
         } else {
             let view = buffer.readableBytesView[text]
             let significant = view.lastIndex(where: { $0 != UInt8(ascii: ";") && $0 > 0x20 }).map { view[..<$0] } ?? view[...]
@@ -607,17 +618,21 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
             for command in commands {
                 if let replacement = self.apply(command, on: server, singleStatement: singleStatement) { newText = replacement }
             }
+            if frame.id == FrontendMessageID.parse { effects = commands }
         }
         if newText == nil, let rewriter = service.activeRewriter { newText = self.rewritten(text, in: buffer, with: rewriter) }
 
         guard named else {
-            guard let newText else { return .passed }
+            guard let newText else {
+                if frame.id == FrontendMessageID.parse { self.pendingUnnamedEffects = effects }
+                return .passed
+            }
             let replacement = self.replacing(text, of: frame, in: buffer, with: newText)
             self.emit(buffer, from: runStart, to: frame.start)
             self.emitOwned(replacement)
             runStart = frame.start + frame.totalLength
             if frame.id == FrontendMessageID.parse {
-                self.remember(unnamed: replacement)
+                self.remember(unnamed: replacement, effects: effects)
                 self.parsesSinceSync += 1
             }
             return .replaced
@@ -632,26 +647,29 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
             // PostgreSQL refuses a second Parse of a name in use (42P05, naming it). Let the server say exactly
             // that: a placeholder under the client's name first (its ParseComplete dropped), then the Parse.
             // The placeholder is deallocated before the connection serves another client.
+            // The client's name is escaped if it could be mistaken for one of the proxy's.
+            let serverName = ProxyStatementName.escapedClientName(name)
             server.filter.expect(
                 .parse(statement: ClientPreparedStatement.placeholder, clientName: nil, ordinal: self.parsesSinceSync),
                 clientPendingSyncPoints: pending
             )
-            server.write(self.parseMessage(named: name, body: Array("SELECT 1".utf8) + [0, 0, 0]))
-            server.write(self.parseMessage(named: name, body: body))
-            server.clientNamesToDeallocate.append(name)
+            server.write(self.parseMessage(named: serverName, body: Array("SELECT 1".utf8) + [0, 0, 0]))
+            server.write(self.parseMessage(named: serverName, body: body))
+            server.session.leftStandIn(named: serverName)
             self.parsesSinceSync += 2
             return .replaced
         }
         let number = service.statementCatalog.number(for: body)
         let parse = self.parseMessage(named: PreparedStatementCatalog.serverName(number), body: body)
-        self.preparedStatements[name] = ClientPreparedStatement(number: number, parse: parse)
-        if server.statements.contains(number) {
-            server.statements.use(number)
+        self.preparedStatements[name] = ClientPreparedStatement(number: number, parse: parse, effects: effects)
+        if server.session.statements.contains(number) {
+            server.session.statements.use(number)
             server.filter.expect(.parseAnsweredByClose(clientName: name, ordinal: self.closesSinceSync), clientPendingSyncPoints: pending)
             server.write(Self.closeAbsentStatement)
             self.closesSinceSync += 1
         } else {
-            server.statements.use(number)
+            self.closeIfUncertain(number, on: server)
+            server.session.statements.use(number)
             server.filter.expect(.parse(statement: number, clientName: name, ordinal: self.parsesSinceSync), clientPendingSyncPoints: pending)
             server.write(parse)
             self.parsesSinceSync += 1
@@ -738,25 +756,37 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
             runStart = end
             return .replaced
         }
-        // Unknown to us: the server answers 26000 naming the client's statement, as PostgreSQL would.
-        guard let statement = self.preparedStatements[name] else { return .notMine }
-        guard let server = self.server else { return .waitForServer }
-        self.emit(buffer, from: runStart, to: frame.start)
-        self.ensurePrepared(statement, on: server)
+        let serverName: String
+        if let statement = self.preparedStatements[name] {
+            guard let server = self.server else { return .waitForServer }
+            self.emit(buffer, from: runStart, to: frame.start)
+            self.ensurePrepared(statement, on: server)
+            if frame.id == FrontendMessageID.bind, !statement.effects.isEmpty {
+                for command in statement.effects { _ = self.apply(command, on: server, singleStatement: false) }
+            }
+            serverName = PreparedStatementCatalog.serverName(statement.number)
+        } else {
+            // Unknown to us: the server answers 26000 naming the client's statement, as PostgreSQL would;
+            // under its escaped name when it could be mistaken for one of the proxy's.
+            let escaped = ProxyStatementName.escapedClientName(name)
+            guard escaped != name else { return .notMine }
+            self.emit(buffer, from: runStart, to: frame.start)
+            serverName = escaped
+        }
         var writer = MessageWriter(buffer: self.context!.channel.allocator.buffer(capacity: frame.totalLength + 16))
         writer.writeMessage(frame.id) { out in
             out.writeImmutableBuffer(buffer.getSlice(at: frame.payloadStart, length: nameStart - frame.payloadStart)!)
-            out.writeString(PreparedStatementCatalog.serverName(statement.number))
+            out.writeString(serverName)
             out.writeImmutableBuffer(buffer.getSlice(at: nameEnd, length: end - nameEnd)!)
         }
-        server.write(writer.buffer)
-        self.serverNeedsFlush = true
+        self.emitOwned(writer.buffer)
         runStart = end
         return .replaced
     }
 
     /// Copied into storage of our own, reused from Parse to Parse: a slice would pin the read buffer.
-    private func remember(unnamed parse: ByteBuffer) {
+    private func remember(unnamed parse: ByteBuffer, effects: [SessionCommand] = []) {
+        self.unnamedStatementEffects = effects
         if self.unnamedStatement == nil {
             self.unnamedStatement = self.context!.channel.allocator.buffer(capacity: max(256, parse.readableBytes))
         }
@@ -783,65 +813,71 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
         self.serverNeedsFlush = true
         self.parsesSinceSync += 1
         self.unnamedStatementOnServer = true
+        // Its session commands run where it is parsed again.
+        for command in self.unnamedStatementEffects { _ = self.apply(command, on: server, singleStatement: false) }
         return .passed
     }
 
     /// Re-creates the client's statement on `server` unless it is there; the server's ParseComplete for
     /// it is dropped, an error passes (in place of the one the client's message would have got).
     private func ensurePrepared(_ statement: ClientPreparedStatement, on server: ServerConnection) {
-        if server.statements.contains(statement.number) {
-            server.statements.use(statement.number)
+        if server.session.statements.contains(statement.number) {
+            server.session.statements.use(statement.number)
             return
         }
+        self.closeIfUncertain(statement.number, on: server)
         server.filter.expect(
             .parse(statement: statement.number, clientName: nil, ordinal: self.parsesSinceSync),
             clientPendingSyncPoints: self.tracker.pendingSyncPoints
         )
-        server.statements.use(statement.number)
+        server.session.statements.use(statement.number)
         server.write(statement.parse)
         self.parsesSinceSync += 1
+    }
+
+    /// A deallocation may or may not have removed the proxy's statement `number` from `server`: a Close goes
+    /// before the Parse that re-creates it, so the Parse is right either way (its CloseComplete is dropped).
+    private func closeIfUncertain(_ number: Int, on server: ServerConnection) {
+        guard server.session.statements.needsCloseBeforeParse(number) else { return }
+        server.filter.expect(.ownClose(ordinal: self.closesSinceSync), clientPendingSyncPoints: self.tracker.pendingSyncPoints)
+        var writer = MessageWriter(buffer: self.context!.channel.allocator.buffer(capacity: 16))
+        writer.writeMessage(FrontendMessageID.close) { out in
+            out.writeInteger(UInt8(ascii: "S"))
+            out.writeString(PreparedStatementCatalog.serverName(number))
+            out.writeInteger(UInt8(0))
+        }
+        server.write(writer.buffer)
+        self.closesSinceSync += 1
     }
 
     /// Updates what the client's session holds and what `server` holds for one session command; returns
     /// the text to send instead of the client's when the statement needs translating.
     private func apply(_ command: SessionCommand, on server: ServerConnection, singleStatement: Bool) -> [UInt8]? {
+        self.desiredSettings.apply(command, startup: self.startupSettings)
         switch command {
-        case .set(let name, let statement):
-            self.desiredSettings.set(name, statement: statement)
-            server.appliedSettings.set(name, statement: statement)
-        case .reset(let name):
-            if let startup = self.startupSettings.statements[name] {
-                self.desiredSettings.set(name, statement: startup)
-            } else {
-                self.desiredSettings.remove(name)
-            }
-            server.appliedSettings.remove(name)
-        case .resetAll:
-            self.desiredSettings = self.startupSettings
-            server.appliedSettings = SessionSettings()
-        case .deallocateAll:
+        case .deallocateAll, .discardAll:
             self.preparedStatements.removeAll()
-            if self.tracker.status != .failed { server.statements.removeAll() }
-        case .discardAll:
-            self.preparedStatements.removeAll()
-            self.desiredSettings = self.startupSettings
-            if self.tracker.status == .idle {
-                server.statements.removeAll()
-                server.appliedSettings = SessionSettings()
-            }
         case .deallocate(let name):
-            guard singleStatement, let statement = self.preparedStatements.removeValue(forKey: name) else { return nil }
-            let willRun = self.tracker.status != .failed
-            if server.statements.contains(statement.number) {
-                if willRun { server.statements.remove(statement.number) }
-                return Array("DEALLOCATE \(PreparedStatementCatalog.serverName(statement.number))".utf8)
+            guard let statement = self.preparedStatements.removeValue(forKey: name) else {
+                // Not the client's: it must not reach one of the proxy's statements.
+                let escaped = ProxyStatementName.escapedClientName(name)
+                guard escaped != name else { break }
+                guard singleStatement else { server.session.sent(command); return nil }
+                return Array("DEALLOCATE \(SQLQuoting.identifier(escaped))".utf8)
+            }
+            guard singleStatement else { break }
+            let serverName = PreparedStatementCatalog.serverName(statement.number)
+            if server.session.statements.contains(statement.number) {
+                server.session.sent(.deallocate(name: serverName))
+                return Array("DEALLOCATE \(serverName)".utf8)
             }
             // Not on this server connection: deallocate what is, so the tag and errors are the server's own.
-            if willRun { server.statements.removeAll() }
+            server.session.sent(.deallocateAll)
             return Array("DEALLOCATE ALL".utf8)
-        case .sessionOnly:
+        default:
             break
         }
+        server.session.sent(command)
         return nil
     }
 
@@ -851,24 +887,13 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
         self.preparedStatements[name] = nil
     }
 
-    /// Before the client's first message on a newly lent server connection: deallocate what its cache
-    /// evicts, and bring its session settings to the client's.
+    /// Before the client's first message on a newly lent server connection: what the connection's session
+    /// state says must run first (deallocations, a reset after a change the proxy cannot follow, the client's
+    /// settings), as queries of the proxy's own.
     private func prepareLease(on server: ServerConnection) {
-        for name in server.clientNamesToDeallocate {
-            server.writeOwnQuery("DEALLOCATE " + SQLQuoting.identifier(name))
+        for statement in server.session.leasePlan(for: self.desiredSettings) {
+            server.writeOwnQuery(statement)
             self.serverNeedsFlush = true
-        }
-        server.clientNamesToDeallocate.removeAll()
-        for victim in server.statements.evictOverflow() {
-            server.writeOwnQuery("DEALLOCATE " + PreparedStatementCatalog.serverName(victim))
-            self.serverNeedsFlush = true
-        }
-        if server.appliedSettings != self.desiredSettings {
-            for statement in self.desiredSettings.statements(from: server.appliedSettings) {
-                server.writeOwnQuery(statement)
-                self.serverNeedsFlush = true
-            }
-            server.appliedSettings = self.desiredSettings
         }
     }
 
@@ -1215,6 +1240,8 @@ struct RepeatedStatement {
 struct ClientPreparedStatement {
     var number: Int
     var parse: ByteBuffer
+    /// Its session commands: they take effect where and whenever it is bound.
+    var effects: [SessionCommand] = []
 
     /// Stand for the unnamed statement and for a placeholder under a client's name in the response filter's
     /// bookkeeping (catalog numbers start at 1).

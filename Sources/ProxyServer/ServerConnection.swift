@@ -44,12 +44,8 @@ final class ServerConnection: ChannelInboundHandler, @unchecked Sendable {
 
     /// What of the server's replies reaches the client while the proxy has messages of its own in flight.
     var filter = ResponseFilter()
-    /// The proxy's prepared statements this connection holds (transaction pooling).
-    var statements: ServerStatementCache
-    /// Settings applied on top of this connection's startup values for the client it last served.
-    var appliedSettings = SessionSettings()
-    /// Statements under a client's own name left here (see the duplicate Parse): deallocated at the next lease.
-    var clientNamesToDeallocate: [String] = []
+    /// The settings and prepared statements of the proxy's this connection holds (transaction pooling).
+    var session: ServerSessionState
     /// Since the lease, the server has sent nothing but replies that precede results (ParseComplete,
     /// BindComplete, descriptions...): they are held back, so that if a "terminating connection" follows,
     /// the client's messages can go to another server connection as if nothing happened.
@@ -77,7 +73,7 @@ final class ServerConnection: ChannelInboundHandler, @unchecked Sendable {
             login: .init(user: backend.user, password: backend.password, database: backend.database, parameters: parameters)
         )
         self.startupPromise = eventLoop.makePromise(of: Void.self)
-        self.statements = ServerStatementCache(capacity: service.settings.maxPreparedStatements)
+        self.session = ServerSessionState(statementCapacity: service.settings.maxPreparedStatements)
     }
 
     var startupFuture: EventLoopFuture<Void> { self.startupPromise.futureResult }
@@ -147,6 +143,9 @@ final class ServerConnection: ChannelInboundHandler, @unchecked Sendable {
                         if let status { client.serverSentReadyForQuery(status) }
                         self.filter.count(id)
                         self.lastMessageWasError = id == BackendMessageID.errorResponse
+                        // The server reports a setting changed by the client's statement: maybe one the proxy
+                        // does not follow (set_config in a function); reset before the next client.
+                        if id == BackendMessageID.parameterStatus { self.session.markSettingsDirty() }
                     }
                 } catch {
                     return self.fail(reason: "protocol violation from server: \(error)")
@@ -155,6 +154,7 @@ final class ServerConnection: ChannelInboundHandler, @unchecked Sendable {
             }
             do {
                 try self.scanner.relay(buffer, decide: { id, status in
+                    if id == BackendMessageID.parameterStatus, !self.filter.answeringOwnQuery { self.session.markSettingsDirty() }
                     let disposition = self.filter.received(id)
                     if disposition != .drop { self.lastMessageWasError = id == BackendMessageID.errorResponse }
                     if let status, disposition != .drop { client.serverSentReadyForQuery(status) }
@@ -293,7 +293,7 @@ final class ServerConnection: ChannelInboundHandler, @unchecked Sendable {
     private func settleFilterOutcomes(for client: ClientConnectionHandler?) {
         for statement in self.filter.takeConfirmed() where statement > 0 { self.service.statementCatalog.markVerified(statement) }
         for failure in self.filter.takeFailures() {
-            if let statement = failure.statement { self.statements.remove(statement) }
+            if let statement = failure.statement { self.session.statements.remove(statement) }
             if let client, let name = failure.clientName { client.preparedStatementFailed(name, number: failure.statement) }
         }
     }
@@ -319,10 +319,7 @@ final class ServerConnection: ChannelInboundHandler, @unchecked Sendable {
             return self.service.pool.release(self, reusable: statements.isEmpty && self.scanner.isAtMessageBoundary)
         }
         self.phase = .resetting(pendingReady: statements.count)
-        if statements.contains("DISCARD ALL") {
-            self.statements.removeAll()
-            self.appliedSettings = SessionSettings()
-        }
+        if statements.contains("DISCARD ALL") { self.session.discarded() }
         var writer = MessageWriter(buffer: context.channel.allocator.buffer(capacity: 64))
         for statement in statements { writer.writeQuery(statement) }
         self.out.send(writer.buffer, context: context)

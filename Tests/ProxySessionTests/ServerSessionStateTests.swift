@@ -1,0 +1,203 @@
+import PostgresWire
+import Testing
+@testable import ProxySession
+
+private func commands(_ sql: String) -> [SessionCommand] {
+    var sql = sql
+    return sql.withUTF8 { SessionCommand.find(in: UnsafeRawBufferPointer($0)) }
+}
+
+private func settings(_ pairs: [String: String]) -> SessionSettings {
+    var settings = SessionSettings()
+    for (name, statement) in pairs { settings.set(name, statement: statement) }
+    return settings
+}
+
+@Suite struct SessionChangesTheProxyCannotFollowTests {
+    @Test func setConfigWithConstantsIsASet() {
+        let expected = SessionCommand.set(name: "default_transaction_read_only",
+                                          statement: SessionSettings.setConfig("default_transaction_read_only", "on"))
+        #expect(commands("SELECT set_config('default_transaction_read_only', 'on', false)") == [expected])
+        #expect(commands("select PG_CATALOG.SET_CONFIG('Default_Transaction_Read_Only','on',FALSE);") == [expected])
+        #expect(commands("SELECT set_config('a.b', 'it''s', false)")
+            == [.set(name: "a.b", statement: SessionSettings.setConfig("a.b", "it's"))])
+    }
+
+    @Test func transactionScopedSetConfigIsNothing() {
+        #expect(commands("SELECT set_config('a.b', 'x', true)") == [])
+    }
+
+    @Test(arguments: [
+        "SELECT set_config('default_transaction_read_only', lower('ON'), false)",
+        "SELECT set_config($1, $2, false)",
+        "SELECT set_config('a.b', 'x', $1)",
+        "SELECT set_config(E'a.b', 'x', false)",
+        "SELECT set_config('a.b', 'x\\\\y', false)",
+        "SELECT name, set_config(name, 'x', false) FROM t",
+    ])
+    func otherSetConfigsAreUnmodelled(_ sql: String) {
+        #expect(commands(sql) == [.unmodelled(what: "set_config with arguments other than constants")])
+    }
+
+    @Test func doAndCallAreUnmodelled() {
+        #expect(commands("DO $$BEGIN NULL; END$$") == [.unmodelled(what: "DO")])
+        #expect(commands("CALL p()") == [.unmodelled(what: "CALL")])
+    }
+
+    @Test(arguments: ["SELECT my_set_config(1)", "SELECT reset_config", "SELECT 1 AS offset_configs"])
+    func namesThatMerelyEndLikeSetConfigAreNothing(_ sql: String) {
+        #expect(commands(sql) == [])
+    }
+}
+
+@Suite struct ServerStatementCacheUncertaintyTests {
+    @Test func aDeallocationThatMayHaveRunMakesStatementsUncertainUntilSettled() {
+        var cache = ServerStatementCache(capacity: 10)
+        cache.use(1)
+        cache.use(2)
+        cache.mayHaveLostAll()
+        #expect(!cache.contains(1) && !cache.contains(2))
+        #expect(cache.needsCloseBeforeParse(1) && cache.needsCloseBeforeParse(2))
+        cache.use(1)  // re-created (after a Close): certain again
+        #expect(cache.contains(1) && !cache.needsCloseBeforeParse(1))
+        let result1 = cache.settleUncertain()
+        #expect(result1 == [2])
+        #expect(cache.uncertain.isEmpty && cache.contains(1))
+    }
+
+    @Test func manyUncertainAreSettledWithDeallocateAll() {
+        var cache = ServerStatementCache(capacity: 10)
+        for n in 1...6 { cache.use(n) }
+        cache.mayHaveLostAll()
+        cache.use(7)
+        let result2 = cache.settleUncertain(namingAtMost: 4)
+        #expect(result2 == nil)
+        #expect(cache.count == 0 && cache.uncertain.isEmpty)
+    }
+}
+
+@Suite struct ServerSessionStateTests {
+    let readOnly = SessionSettings.setConfig("default_transaction_read_only", "on")
+
+    @Test func nothingToDoWhenNothingChanged() {
+        var state = ServerSessionState(statementCapacity: 10)
+        let desired = SessionSettings()
+        let result3 = state.leasePlan(for: desired)
+        #expect(result3 == [])
+        state.statements.use(3)
+        let result4 = state.leasePlan(for: desired)
+        #expect(result4 == [])
+    }
+
+    @Test func trackedSettingsMoveByDifference() {
+        var state = ServerSessionState(statementCapacity: 10)
+        for command in commands("SELECT set_config('default_transaction_read_only', 'on', false)") { state.sent(command) }
+        let result5 = state.leasePlan(for: SessionSettings())
+        #expect(result5 == ["RESET \"default_transaction_read_only\""])
+        let result6 = state.leasePlan(for: SessionSettings())
+        #expect(result6 == [])
+    }
+
+    @Test func anUnmodelledChangeResetsAndReplaysTheNextClientsSettings() {
+        var state = ServerSessionState(statementCapacity: 10)
+        let next = settings(["application_name": SessionSettings.setConfig("application_name", "b")])
+        _ = state.leasePlan(for: next)
+        for command in commands("SELECT set_config('work_mem', current_setting('work_mem'), false)") { state.sent(command) }
+        #expect(state.settingsDirty)
+        let result7 = state.leasePlan(for: next)
+        #expect(result7 == [ServerSessionState.fullReset, SessionSettings.setConfig("application_name", "b")])
+        #expect(!state.settingsDirty)
+        let result8 = state.leasePlan(for: next)
+        #expect(result8 == [])
+    }
+
+    @Test func aChangeTheServerReportsMarksDirty() {
+        var state = ServerSessionState(statementCapacity: 10)
+        state.markSettingsDirty()
+        let result9 = state.leasePlan(for: SessionSettings())
+        #expect(result9 == [ServerSessionState.fullReset])
+    }
+
+    @Test func sessionCharacteristicsAreUndoneByAFullReset() {
+        var state = ServerSessionState(statementCapacity: 10)
+        let characteristics = commands("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+        var owner = SessionSettings()
+        for command in characteristics {
+            state.sent(command)
+            owner.apply(command, startup: SessionSettings())
+        }
+        // The same client again: nothing to do; another client: a full reset, not `RESET session_characteristics`.
+        let result10 = state.leasePlan(for: owner)
+        #expect(result10 == [])
+        let result11 = state.leasePlan(for: SessionSettings())
+        #expect(result11 == [ServerSessionState.fullReset])
+        // Back to the client that set it: replayed.
+        let result12 = state.leasePlan(for: owner)
+        #expect(result12 == ["SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY"])
+    }
+
+    @Test func deallocationsBecomeUncertainAndAreSettledAtTheNextLease() {
+        var state = ServerSessionState(statementCapacity: 10)
+        state.statements.use(4)
+        state.statements.use(5)
+        state.sent(.deallocate(name: "__sp_4"))
+        #expect(state.statements.needsCloseBeforeParse(4) && state.statements.contains(5))
+        let result13 = state.leasePlan(for: SessionSettings())
+        #expect(result13 == ["DEALLOCATE __sp_4"])
+        state.sent(.discardAll)
+        let result14 = state.leasePlan(for: SessionSettings())
+        #expect(result14 == ["DEALLOCATE __sp_5", ServerSessionState.fullReset])
+    }
+
+    @Test func standInsUnderClientNamesGoAtTheNextLease() {
+        var state = ServerSessionState(statementCapacity: 10)
+        state.leftStandIn(named: ProxyStatementName.escapedClientName("__sp_1"))
+        let result15 = state.leasePlan(for: SessionSettings())
+        #expect(result15 == ["DEALLOCATE \"__spc__sp_1\""])
+    }
+
+    @Test func resetAllKeepsTheRole() {
+        var state = ServerSessionState(statementCapacity: 10)
+        state.sent(.set(name: "role", statement: "SET ROLE r"))
+        state.sent(.set(name: "work_mem", statement: "SET work_mem = '8MB'"))
+        state.sent(.resetAll)
+        #expect(state.appliedSettings.statements == ["role": "SET ROLE r"])
+    }
+}
+
+@Suite struct ProxyStatementNameTests {
+    @Test func clientNamesNeverLookLikeTheProxys() {
+        for name in ["__sp_1", "__sp_0", "__sp", "__spc__sp_1", "__sp_1x"] {
+            let escaped = ProxyStatementName.escapedClientName(name)
+            #expect(ProxyStatementName.number(of: escaped) == nil)
+            #expect(escaped != ProxyStatementName.absentName)
+        }
+        #expect(ProxyStatementName.escapedClientName("__sp_1") != ProxyStatementName.escapedClientName("__spc__sp_1"))
+        #expect(ProxyStatementName.escapedClientName("_pg3_1") == "_pg3_1")
+        #expect(ProxyStatementName.number(of: "__sp_12") == 12)
+        #expect(ProxyStatementName.number(of: "__sp_012") == nil)
+    }
+}
+
+@Suite struct OwnCloseTests {
+    @Test func aCloseBeforeAReParseIsDropped() {
+        var filter = ResponseFilter()
+        filter.expect(.ownClose(ordinal: 0), clientPendingSyncPoints: 0)
+        filter.expect(.parse(statement: 3, clientName: nil, ordinal: 0), clientPendingSyncPoints: 0)
+        let ids = [BackendMessageID.closeComplete, BackendMessageID.parseComplete, BackendMessageID.bindComplete,
+                   BackendMessageID.commandComplete, BackendMessageID.readyForQuery]
+        let dispositions = ids.map { filter.received($0) }
+        #expect(dispositions == [.drop, .drop, .forward, .forward, .forward])
+        #expect(filter.takeFailures().isEmpty)
+    }
+
+    @Test func answeringOwnQueryIsKnownBeforeTheMessage() {
+        var filter = ResponseFilter()
+        filter.expect(.ownQuery, clientPendingSyncPoints: 0)
+        #expect(filter.answeringOwnQuery)
+        _ = filter.received(BackendMessageID.parameterStatus)
+        _ = filter.received(BackendMessageID.readyForQuery)
+        #expect(!filter.answeringOwnQuery)
+    }
+}
+

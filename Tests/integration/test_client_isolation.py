@@ -1,0 +1,254 @@
+"""Issue 16: what one client does never reaches another, through real drivers.
+
+Most tests run in transaction pooling with pool_size 1, so the next client surely gets the server connection
+the previous one used:
+- session changes the proxy does not follow as SET (set_config with arguments other than constants, a
+  function that changes a setting, DO) are reset before another client gets the connection; the ones it
+  follows (set_config with constants, SET SESSION CHARACTERISTICS) stay in effect for the client that made
+  them, on whichever server connection serves it;
+- DEALLOCATE ALL / DISCARD ALL in either protocol leave the proxy's statement cache true for everyone;
+- client statement names that look like the proxy's (__sp_1) never reach the proxy's statements."""
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import subprocess
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import asyncpg
+import psycopg
+import psycopg.errors
+import psycopg2
+import pytest
+
+import pgwire
+
+TX = dict(pool_mode="transaction")
+
+
+def run_threads(fns, timeout: float = 90):
+    """Run the callables in parallel threads; re-raise the first exception (assertion) in the test."""
+    with ThreadPoolExecutor(len(fns)) as ex:
+        futs = [ex.submit(f) for f in fns]
+        return [f.result(timeout=timeout) for f in futs]
+
+
+def _fresh_client_sees_defaults(px, pid: int) -> None:
+    """A new client on the one server connection (`pid`): no read-only default, work_mem and application_name
+    as the server's, and DDL works."""
+    with px.connect(autocommit=True, application_name="next-client") as b:
+        assert b.execute("SELECT pg_backend_pid()").fetchone() == (pid,), "not the same server connection"
+        got = b.execute("SELECT current_setting('default_transaction_read_only'), current_setting('work_mem'), "
+                        "current_setting('application_name'), current_setting('transaction_read_only')").fetchone()
+        assert got == ("off", "4MB", "next-client", "off"), f"the previous client's session leaked: {got}"
+        name = "itest.leak_" + secrets.token_hex(4)
+        b.execute(f"CREATE TABLE {name} (x int)")
+        b.execute(f"DROP TABLE {name}")
+
+
+# Statement -> whether the client that ran it keeps its effect on its next transactions ("kept"), or gets the
+# server's values back after the transaction ("reset"; the proxy cannot replay what it cannot model).
+LEAKS = {
+    "set_config-constants": ("SELECT set_config('default_transaction_read_only', 'on', false)", "kept"),
+    "set_config-qualified": ("SELECT pg_catalog.set_config('default_transaction_read_only', 'on', false), 1", "kept"),
+    "set_config-work_mem": ("SELECT set_config('work_mem', '7MB', false)", "kept"),
+    "session-characteristics": ("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY", "kept"),
+    "set_config-expression": ("SELECT set_config('default_transaction_read_only', lower('ON'), false)", "reset"),
+    "set_config-in-function": ("SELECT itest.leak_read_only()", "reset"),
+    "do-block": ("DO $$BEGIN SET work_mem = '7MB'; END$$", "reset"),
+}
+
+
+@pytest.fixture(scope="module")
+def leak_function(pg):
+    pg.super_exec("CREATE OR REPLACE FUNCTION itest.leak_read_only() RETURNS int LANGUAGE plpgsql AS "
+                  "$$BEGIN PERFORM pg_catalog.set_config('default_transaction_read_only', 'on', false); RETURN 1; END$$; "
+                  "GRANT EXECUTE ON FUNCTION itest.leak_read_only() TO heal7_app")
+    yield
+    pg.super_exec("DROP FUNCTION IF EXISTS itest.leak_read_only()")
+
+
+def _expected_after(statement: str, kept: bool) -> tuple[str, str]:
+    """(default_transaction_read_only, work_mem) the client that ran `statement` sees later."""
+    if not kept:
+        return ("off", "4MB")
+    return ("off", "7MB") if "work_mem" in statement else ("on", "4MB")
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("protocol", ["simple", "extended-prepared"])
+@pytest.mark.parametrize("leak", list(LEAKS))
+def test_session_changes_never_reach_the_next_client(proxy, pg, leak_function, leak, protocol):
+    statement, fate = LEAKS[leak]
+    px = proxy(pool_size=1, **TX)
+    with pg.app_conn(autocommit=True) as d:
+        assert d.execute("SHOW work_mem").fetchone() == ("4MB",), "the test assumes the server's default work_mem"
+    if protocol == "simple":
+        a = psycopg.connect(autocommit=True, connect_timeout=10, application_name="changer",
+                            cursor_factory=psycopg.ClientCursor, **px.kw())
+    else:
+        a = psycopg.connect(autocommit=True, connect_timeout=10, application_name="changer", prepare_threshold=0,
+                            **px.kw())
+    with a:
+        pid = a.execute("SELECT pg_backend_pid()").fetchone()[0]
+        a.execute(statement)
+        # Within its own session the change is there at once, as on PostgreSQL.
+        assert a.execute("SHOW application_name").fetchone() == ("changer",)
+        _fresh_client_sees_defaults(px, pid)
+        for k in range(3):
+            got = a.execute("SELECT current_setting('default_transaction_read_only'), current_setting('work_mem'), "
+                            "current_setting('application_name')").fetchone()
+            assert got == (*_expected_after(statement, fate == "kept"), "changer"), f"{leak} ({fate}), round {k}: {got}"
+            _fresh_client_sees_defaults(px, pid)
+
+
+@pytest.mark.timeout(60)
+def test_kept_change_follows_its_client_across_server_connections(proxy):
+    """set_config with constants, like SET, is replayed on the next server connection the client gets."""
+    px = proxy(pool_size=2, **TX)
+    with px.connect() as a, px.connect(autocommit=False) as holder:
+        a.execute("SELECT set_config('work_mem', '7MB', false)")
+        pids = set()
+        for k in range(20):
+            # Another client holds one of the two connections in a transaction every other round.
+            if k % 2 == 0:
+                holder.execute("SELECT 1")
+            got = a.execute("SELECT current_setting('work_mem'), pg_backend_pid()").fetchone()
+            assert got[0] == "7MB", f"round {k}: {got}"
+            pids.add(got[1])
+            if k % 2 == 0:
+                holder.commit()
+        assert len(pids) == 2, f"always the same server connection {pids}: nothing was replayed"
+
+
+# =========================================================================== deallocation
+
+@pytest.mark.timeout(90)
+def test_deallocate_and_discard_in_both_protocols_among_asyncpg_clients(proxy, pg):
+    """asyncpg clients (statement cache on) run prepared statements on 2 server connections while a psycopg 3
+    client (prepare_threshold=0: DEALLOCATE ALL / DISCARD ALL themselves prepared and bound) and a psycopg2
+    client (simple protocol) deallocate again and again. Nobody may ever get "prepared statement ... does
+    not exist"."""
+    px = proxy(pool_size=2, checkout_timeout="20s", **TX)
+    stop = threading.Event()
+    deallocations = {"extended": 0, "simple": 0}
+
+    def extended():
+        with px.connect(autocommit=True, prepare_threshold=0) as c:
+            k = 0
+            while not stop.is_set():
+                assert c.execute("SELECT %s::int + 1", (k,)).fetchone() == (k + 1,)
+                cmd = ("DEALLOCATE ALL", "DISCARD ALL")[k % 2]
+                assert c.execute(cmd).statusmessage == cmd
+                deallocations["extended"] += 1
+                k += 1
+
+    def simple():
+        c = psycopg2.connect(**px.kw(), connect_timeout=10)
+        c.autocommit = True
+        try:
+            k = 0
+            while not stop.is_set():
+                with c.cursor() as cur:
+                    cur.execute(("DEALLOCATE ALL", "DISCARD ALL", "BEGIN; DEALLOCATE ALL; COMMIT")[k % 3])
+                deallocations["simple"] += 1
+                k += 1
+                time.sleep(0.005)
+        finally:
+            c.close()
+
+    async def prepared_clients() -> int:
+        async def client(i: int) -> int:
+            c = await asyncpg.connect(px.url(), timeout=10)
+            try:
+                n = 0
+                deadline = time.monotonic() + 6
+                while time.monotonic() < deadline:
+                    assert await c.fetchval(f"SELECT $1::int * 3 + {i}", n) == n * 3 + i
+                    assert await c.fetchval("SELECT $1::text || 'x'", str(n)) == f"{n}x"
+                    async with c.transaction():
+                        assert await c.fetchval(f"SELECT $1::int - {i}", n) == n - i
+                    n += 1
+                return n
+            finally:
+                await c.close()
+        try:
+            return sum(await asyncio.gather(*(client(i) for i in range(6))))
+        finally:
+            stop.set()
+
+    with ThreadPoolExecutor(2) as ex:
+        futs = [ex.submit(extended), ex.submit(simple)]
+        done = asyncio.run(prepared_clients())
+        for f in futs:
+            f.result(timeout=30)
+    assert done > 100
+    assert deallocations["extended"] > 10 and deallocations["simple"] > 10, deallocations
+
+
+# =========================================================================== statement names
+
+@pytest.mark.timeout(60)
+def test_client_statement_names_like_the_proxys_touch_nothing_of_others(proxy):
+    """A raw client names its statements __sp_1, __sp_2 (the proxy's own names) on the one server connection
+    that asyncpg clients share: it parses them twice (42P05), binds one it never prepared (26000), closes and
+    deallocates them, and DEALLOCATEs __sp_3 by SQL. The asyncpg clients' prepared statements keep working and
+    the raw client gets PostgreSQL's answers."""
+    px = proxy(pool_size=1, auth="trust", checkout_timeout="20s", **TX)
+    stop = threading.Event()
+
+    async def prepared_clients() -> int:
+        async def client(i: int) -> int:
+            c = await asyncpg.connect(px.url(), timeout=10)
+            try:
+                n = 0
+                while not stop.is_set():
+                    assert await c.fetchval(f"SELECT $1::int * 5 + {i}", n) == n * 5 + i
+                    assert await c.fetchval(f"SELECT $1::int * 7 + {i}", n) == n * 7 + i
+                    n += 1
+                    await asyncio.sleep(0)
+                return n
+            finally:
+                await c.close()
+        return sum(await asyncio.gather(*(client(i) for i in range(4))))
+
+    def raw_client():
+        try:
+            time.sleep(0.5)  # the asyncpg clients have prepared __sp_1, __sp_2 on the server by now
+            conn = pgwire.RawConn(px.port, timeout=10)
+            conn.handshake_trust("app", "saju_service")
+            for rnd in range(20):
+                conn.send(pgwire.parse("__sp_1", "SELECT 'mine-1'::text") + pgwire.parse("__sp_2", "SELECT 'mine-2'::text")
+                          + pgwire.sync())
+                msgs = pgwire.read_until_ready(conn)
+                assert not pgwire.errors(msgs), msgs
+                for name, want in (("__sp_1", "mine-1"), ("__sp_2", "mine-2")):
+                    conn.send(pgwire.bind("", name) + pgwire.execute() + pgwire.sync())
+                    assert pgwire.data_rows(pgwire.read_until_ready(conn)) == [[want]]
+                # A second Parse of a name in use: 42P05, and nothing else breaks.
+                conn.send(pgwire.parse("__sp_1", "SELECT 'again'::text") + pgwire.sync())
+                errs = pgwire.errors(pgwire.read_until_ready(conn))
+                assert [e.get("C") for e in errs] == ["42P05"], errs
+                # One it never prepared: 26000, never another client's statement.
+                conn.send(pgwire.bind("", "__sp_3") + pgwire.execute() + pgwire.sync())
+                errs = pgwire.errors(pgwire.read_until_ready(conn))
+                assert [e.get("C") for e in errs] == ["26000"], errs
+                msgs = conn.simple_query("DEALLOCATE __sp_3")
+                assert [e.get("C") for e in pgwire.errors(msgs)] == ["26000"], msgs
+                msgs = conn.simple_query("DEALLOCATE __sp_1")
+                assert not pgwire.errors(msgs), msgs
+                conn.send(pgwire.close(b"S", "__sp_2") + pgwire.sync())
+                assert not pgwire.errors(pgwire.read_until_ready(conn))
+                time.sleep(0.02)
+            conn.close()
+        finally:
+            stop.set()
+
+    with ThreadPoolExecutor(1) as ex:
+        fut = ex.submit(raw_client)
+        done = asyncio.run(prepared_clients())
+        fut.result(timeout=30)
+    assert done > 50
