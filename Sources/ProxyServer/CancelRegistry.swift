@@ -25,19 +25,30 @@ final class CancelRegistry: @unchecked Sendable {
     }
 
     /// Forwards a cancel for `key` to the server connection serving that client, if any. Unknown keys are
-    /// ignored silently, as PostgreSQL does.
+    /// ignored silently, as PostgreSQL does. The server connection stays out of the pool until the server has
+    /// handled the cancel (it closes the cancel connection after signalling the backend), so a statement that
+    /// ends meanwhile cannot hand the cancel to the next client of that connection.
     func cancel(_ key: BackendKey, runtime: ProxyRuntime) {
         guard let client = self.lock.withLock({ self.clients[key] }) else { return }
         client.eventLoop.execute {
             guard let server = client.server, let serverKey = server.backendKey else { return }
+            server.cancelStarted()
+            let loop = server.eventLoop
             let host = server.host
-            ClientBootstrap(group: client.eventLoop)
+            ClientBootstrap(group: loop)
                 .connectTimeout(.seconds(5))
                 .connect(host: host.host, port: host.port)
-                .whenSuccess { channel in
+                .whenComplete { result in
+                    guard case .success(let channel) = result else { return server.cancelFinished() }
+                    // Whatever happens, the cancel is over within 5 s.
+                    let timeout = loop.scheduleTask(in: .seconds(5)) { channel.close(promise: nil) }
+                    channel.closeFuture.whenComplete { _ in
+                        timeout.cancel()
+                        loop.execute { server.cancelFinished() }
+                    }
                     var writer = MessageWriter(buffer: channel.allocator.buffer(capacity: 16))
                     writer.writeCancelRequest(serverKey)
-                    channel.writeAndFlush(writer.buffer).whenComplete { _ in channel.close(promise: nil) }
+                    channel.writeAndFlush(writer.buffer).whenFailure { _ in channel.close(promise: nil) }
                 }
         }
     }

@@ -46,6 +46,8 @@ final class ServerConnection: ChannelInboundHandler, @unchecked Sendable {
     var filter = ResponseFilter()
     /// The settings and prepared statements of the proxy's this connection holds (transaction pooling).
     var session: ServerSessionState
+    /// Cancels in flight to this connection's backend, and a release waiting for them.
+    private var cancelHold = CancelHold()
     /// Since the lease, the server has sent nothing but replies that precede results (ParseComplete,
     /// BindComplete, descriptions...): they are held back, so that if a "terminating connection" follows,
     /// the client's messages can go to another server connection as if nothing happened.
@@ -304,6 +306,26 @@ final class ServerConnection: ChannelInboundHandler, @unchecked Sendable {
         self.heldPreamble = nil
     }
 
+
+    /// A cancel for this connection's backend is about to be sent (on this loop): until it is done, the
+    /// connection stays out of the pool, so the cancel cannot reach another client's statement.
+    func cancelStarted() {
+        precondition(self.eventLoop.inEventLoop)
+        self.cancelHold.cancelStarted()
+    }
+
+    /// The cancel is done (the server closed the cancel connection, or it failed); a release that waited for
+    /// it happens now.
+    func cancelFinished() {
+        precondition(self.eventLoop.inEventLoop)
+        guard let reusable = self.cancelHold.cancelFinished() else { return }
+        self.service.pool.release(self, reusable: reusable)
+    }
+
+    /// Called by the pool for every release, on this loop: true when it must wait for cancels in flight.
+    func holdsReleaseForCancel(reusable: Bool) -> Bool {
+        self.cancelHold.releaseRequested(reusable: reusable)
+    }
 
     /// The client is done: detach from it; the pool decides what happens next.
     func detach() {

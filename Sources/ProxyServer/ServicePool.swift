@@ -96,8 +96,13 @@ final class ServicePool: @unchecked Sendable {
         }
     }
 
-    /// A client is done with a server connection. Not reusable means: close it.
+    /// A client is done with a server connection. Not reusable means: close it. A connection with a cancel in
+    /// flight comes back when the cancel is done (see `CancelHold`).
     func release(_ server: ServerConnection, reusable: Bool) {
+        guard server.eventLoop.inEventLoop else {
+            return server.eventLoop.execute { self.release(server, reusable: reusable) }
+        }
+        if server.holdsReleaseForCancel(reusable: reusable) { return }
         let now = MonotonicClock.now()
         let (result, waiter) = self.lock.withLock { () -> (PoolStateMachine.ReleaseResult, ClientConnectionHandler?) in
             let result = self.state.release(server.poolID, reusable: reusable && server.isUsable, now: now)

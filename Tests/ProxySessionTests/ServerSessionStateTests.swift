@@ -201,3 +201,37 @@ private func settings(_ pairs: [String: String]) -> SessionSettings {
     }
 }
 
+@Suite struct CancelHoldTests {
+    @Test func aReleaseWaitsForTheCancelsInFlight() {
+        var hold = CancelHold()
+        let atOnce = hold.releaseRequested(reusable: true)
+        #expect(!atOnce)  // nothing in flight: released at once
+        hold.cancelStarted()
+        hold.cancelStarted()
+        let result16 = hold.releaseRequested(reusable: true)
+        #expect(result16)
+        let result17 = hold.cancelFinished()
+        #expect(result17 == nil)
+        let result18 = hold.cancelFinished()
+        #expect(result18 == true)
+        #expect(hold == CancelHold())
+    }
+
+    @Test func aCancelThatEndsBeforeTheReleaseHoldsNothing() {
+        var hold = CancelHold()
+        hold.cancelStarted()
+        let result19 = hold.cancelFinished()
+        #expect(result19 == nil)
+        let result20 = hold.releaseRequested(reusable: false)
+        #expect(!result20)
+    }
+
+    @Test func anUnusableReleaseStaysUnusable() {
+        var hold = CancelHold()
+        hold.cancelStarted()
+        let result21 = hold.releaseRequested(reusable: false)
+        #expect(result21)
+        let result22 = hold.cancelFinished()
+        #expect(result22 == false)
+    }
+}

@@ -7,13 +7,14 @@ the previous one used:
   follows (set_config with constants, SET SESSION CHARACTERISTICS) stay in effect for the client that made
   them, on whichever server connection serves it;
 - DEALLOCATE ALL / DISCARD ALL in either protocol leave the proxy's statement cache true for everyone;
-- client statement names that look like the proxy's (__sp_1) never reach the proxy's statements."""
+- client statement names that look like the proxy's (__sp_1) never reach the proxy's statements;
+- a cancel reaches only the client that asked for it, even when its transaction ends meanwhile."""
 from __future__ import annotations
 
 import asyncio
-import os
+import random
 import secrets
-import subprocess
+import socket
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -252,3 +253,61 @@ def test_client_statement_names_like_the_proxys_touch_nothing_of_others(proxy):
         done = asyncio.run(prepared_clients())
         fut.result(timeout=30)
     assert done > 50
+
+
+# =========================================================================== cancel isolation
+
+@pytest.mark.timeout(60)
+def test_cancel_storm_reaches_only_the_cancelling_client(proxy):
+    """One client runs very short statements and cancels itself at random moments (CancelRequests with its
+    own key, often landing just as a statement ends and its server connection goes to someone else) while 20
+    others run short queries on the same 2 server connections for 12 s. No other client may ever see 57014."""
+    px = proxy(pool_size=2, auth="trust", checkout_timeout="20s", **TX)
+    stop = threading.Event()
+    stats = {"cancels": 0, "statements": 0, "cancelled": 0}
+
+    def canceller():
+        conn = pgwire.RawConn(px.port, timeout=10)
+        conn.handshake_trust("app", "saju_service")
+        pid, key = conn.backend_key
+        done = threading.Event()
+
+        def fire():
+            rng = random.Random(16)
+            while not done.is_set():
+                with socket.create_connection(("127.0.0.1", px.port), timeout=5) as s:
+                    s.sendall(pgwire.cancel_request(pid, key))
+                    s.recv(1)  # the proxy closes it when the cancel is handled
+                stats["cancels"] += 1
+                time.sleep(rng.uniform(0, 0.002))
+
+        firing = threading.Thread(target=fire)
+        firing.start()
+        try:
+            deadline = time.monotonic() + 12
+            while time.monotonic() < deadline:
+                msgs = conn.simple_query("SELECT 1")
+                errs = pgwire.errors(msgs)
+                assert all(e.get("C") == "57014" for e in errs), errs
+                stats["cancelled"] += bool(errs)
+                stats["statements"] += 1
+        finally:
+            done.set()
+            firing.join(10)
+            stop.set()
+            conn.close()
+
+    def bystander(i: int) -> int:
+        with px.connect(autocommit=True) as c:
+            n = 0
+            while not stop.is_set():
+                assert c.execute("SELECT %s::int + 1 FROM pg_sleep(0.001)", (n,)).fetchone() == (n + 1,)
+                n += 1
+            return n
+
+    try:
+        counts = run_threads([canceller, *[lambda i=i: bystander(i) for i in range(20)]], timeout=40)
+    finally:
+        stop.set()
+    assert stats["cancels"] > 500 and stats["statements"] > 500, stats
+    assert sum(counts[1:]) > 1000
