@@ -307,7 +307,8 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
             var value = parameter.value
             if let own = clientValues[parameter.name.lowercased()],
                SessionSettings.loosely(own) != SessionSettings.loosely(parameter.value) {
-                value = own
+                // The encoding in the server's spelling (`eucjp` -> EUC_JP), as the server reports it once applied.
+                value = parameter.name.lowercased() == "client_encoding" ? EncodingNames.canonical(own) ?? own : own
             }
             writer.writeParameterStatus(name: parameter.name, value: value)
         }

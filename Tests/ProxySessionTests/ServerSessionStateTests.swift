@@ -235,3 +235,15 @@ private func settings(_ pairs: [String: String]) -> SessionSettings {
         #expect(result22 == false)
     }
 }
+
+@Suite struct EncodingNamesTests {
+    @Test func clientSpellingsBecomeTheServers() {
+        #expect(EncodingNames.canonical("eucjp") == "EUC_JP")
+        #expect(EncodingNames.canonical("EUC-JP") == "EUC_JP")
+        #expect(EncodingNames.canonical("utf-8") == "UTF8")
+        #expect(EncodingNames.canonical("Shift_JIS") == "SJIS")
+        #expect(EncodingNames.canonical("iso-8859-1") == "LATIN1")
+        #expect(EncodingNames.canonical("windows-1252") == "WIN1252")
+        #expect(EncodingNames.canonical("klingon") == nil)
+    }
+}

@@ -8,7 +8,8 @@ the previous one used:
   them, on whichever server connection serves it;
 - DEALLOCATE ALL / DISCARD ALL in either protocol leave the proxy's statement cache true for everyone;
 - client statement names that look like the proxy's (__sp_1) never reach the proxy's statements;
-- a cancel reaches only the client that asked for it, even when its transaction ends meanwhile."""
+- a cancel reaches only the client that asked for it, even when its transaction ends meanwhile;
+- client_encoding is reported in the server's spelling."""
 from __future__ import annotations
 
 import asyncio
@@ -311,3 +312,17 @@ def test_cancel_storm_reaches_only_the_cancelling_client(proxy):
         stop.set()
     assert stats["cancels"] > 500 and stats["statements"] > 500, stats
     assert sum(counts[1:]) > 1000
+
+
+# =========================================================================== client_encoding
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("mode", ["transaction", "session"])
+def test_client_encoding_in_the_servers_spelling(proxy, mode, monkeypatch):
+    px = proxy(pool_size=1, pool_mode=mode)
+    monkeypatch.setenv("PGCLIENTENCODING", "eucjp")
+    with psycopg.connect(autocommit=True, connect_timeout=10, **px.kw()) as c:
+        assert c.info.parameter_status("client_encoding") == "EUC_JP"
+        assert c.execute("SHOW client_encoding").fetchone() == ("EUC_JP",)
+        assert c.info.parameter_status("client_encoding") == "EUC_JP"
+        assert c.execute("SELECT 'カ'::text").fetchone() == ("カ",)
