@@ -4,6 +4,7 @@ import PostgresWire
 import ProxyConfig
 import ProxySession
 import SchemaRouting
+import Synchronization
 
 /// One connection to a PostgreSQL server, owned by a service's pool. It logs in (driving
 /// `ServerStartupStateMachine`), then relays what the server sends to the client it is lent to, following
@@ -31,7 +32,9 @@ final class ServerConnection: ChannelInboundHandler, @unchecked Sendable {
     let eventLoop: EventLoop
     let loopIndex: Int
 
-    private var phase: Phase = .connecting
+    private var phase: Phase = .connecting {
+        didSet { self.publishedState.store(Self.publicState(of: self.phase).rawValue, ordering: .relaxed) }
+    }
     private var context: ChannelHandlerContext?
     private let out = SocketWriter()
     private var startup: ServerStartupStateMachine
@@ -40,7 +43,10 @@ final class ServerConnection: ChannelInboundHandler, @unchecked Sendable {
     private var scanner = BackendStreamScanner()
     private var resetEndedIdle = true
     private(set) var parameters: [ServerParameter] = []
-    private(set) var backendKey: BackendKey?
+    /// The server's BackendKeyData, published for other threads (the admin console): 0 until startup is done.
+    private let publishedBackendKey = Atomic<UInt64>(0)
+    /// The phase as other threads may read it (`stateDescription`), updated at every transition.
+    private let publishedState = Atomic<UInt8>(PublicState.connecting.rawValue)
 
     /// What of the server's replies reaches the client while the proxy has messages of its own in flight.
     var filter = ResponseFilter()
@@ -89,15 +95,33 @@ final class ServerConnection: ChannelInboundHandler, @unchecked Sendable {
         self.parameters.last(where: { $0.name == name })?.value
     }
 
-    var stateDescription: String {
-        switch self.phase {
-        case .connecting, .startup: return "connecting"
-        case .idle: return "idle"
-        case .leased: return "active"
-        case .resetting: return "resetting"
-        case .checking: return "checking"
-        case .closed: return "closed"
+    /// What `SHOW SERVERS` shows: read on any thread.
+    enum PublicState: UInt8 {
+        case connecting, idle, active, resetting, checking, closed
+    }
+
+    private static func publicState(of phase: Phase) -> PublicState {
+        switch phase {
+        case .connecting, .startup: return .connecting
+        case .idle: return .idle
+        case .leased: return .active
+        case .resetting: return .resetting
+        case .checking: return .checking
+        case .closed: return .closed
         }
+    }
+
+    /// The connection's state for the admin console; safe on any thread.
+    var stateDescription: String {
+        "\(PublicState(rawValue: self.publishedState.load(ordering: .relaxed)) ?? .closed)"
+    }
+
+    /// The server's BackendKeyData once logged in; safe on any thread.
+    var backendKey: BackendKey? {
+        let packed = self.publishedBackendKey.load(ordering: .acquiring)
+        guard packed != 0 else { return nil }
+        return BackendKey(processID: Int32(bitPattern: UInt32(truncatingIfNeeded: packed >> 32)),
+                          secretKey: Int32(bitPattern: UInt32(truncatingIfNeeded: packed)))
     }
 
     // MARK: Channel events
@@ -256,7 +280,10 @@ final class ServerConnection: ChannelInboundHandler, @unchecked Sendable {
             self.out.send(writer.buffer, context: context)
         case .ready(let parameters, let backendKey):
             self.parameters = parameters
-            self.backendKey = backendKey
+            if let backendKey {
+                let packed = UInt64(UInt32(bitPattern: backendKey.processID)) << 32 | UInt64(UInt32(bitPattern: backendKey.secretKey))
+                self.publishedBackendKey.store(packed, ordering: .releasing)
+            }
             self.startupBuffer = nil
             self.phase = .idle
             self.startupPromise.succeed(())

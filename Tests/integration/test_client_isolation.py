@@ -326,3 +326,46 @@ def test_client_encoding_in_the_servers_spelling(proxy, mode, monkeypatch):
         assert c.execute("SHOW client_encoding").fetchone() == ("EUC_JP",)
         assert c.info.parameter_status("client_encoding") == "EUC_JP"
         assert c.execute("SELECT 'カ'::text").fetchone() == ("カ",)
+
+
+# =========================================================================== SHOW SERVERS
+
+@pytest.mark.timeout(60)
+def test_show_servers_under_load_shows_published_state(proxy, pg):
+    """SHOW SERVERS read again and again while 10 clients keep 3 server connections busy: every row's state is
+    one of the connection states and its backend_pid a real backend of the service's role. (The data race this
+    guards against, reading a connection's state from the admin client's thread, was not reliably visible
+    from outside; this test checks the published values.)"""
+    px = proxy(pool_size=3, checkout_timeout="20s", **TX)
+    stop = threading.Event()
+
+    def client(i: int) -> int:
+        with px.connect(autocommit=False) as c:
+            n = 0
+            while not stop.is_set():
+                c.execute("SELECT pg_sleep(0.001)")
+                c.commit()
+                n += 1
+            return n
+
+    def admin() -> set:
+        states = set()
+        try:
+            with psycopg.connect(px.url("schemaproxy", user="admin", password=px.admin_password),
+                                 autocommit=True, connect_timeout=10, prepare_threshold=None) as a:
+                for _ in range(200):
+                    for service, host, state, pid in a.execute("SHOW SERVERS").fetchall():
+                        assert state in {"connecting", "idle", "active", "resetting", "checking", "closed"}, state
+                        if state != "connecting":
+                            assert pid is not None and int(pid) > 0, (service, state, pid)
+                        states.add(state)
+            pids = {str(p) for (p,) in pg.super_exec(
+                "SELECT pid FROM pg_stat_activity WHERE usename = 'heal7_app' AND backend_type = 'client backend'")}
+            rows = px.admin_rows("SHOW SERVERS")
+            assert rows and all(r["backend_pid"] in pids for r in rows if r["state"] in ("idle", "active")), (rows, pids)
+            return states
+        finally:
+            stop.set()
+
+    results = run_threads([admin, *[lambda i=i: client(i) for i in range(10)]])
+    assert "active" in results[0]
