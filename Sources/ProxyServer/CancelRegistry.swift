@@ -14,6 +14,12 @@ final class CancelRegistry: @unchecked Sendable {
         BackendKey(processID: Int32.random(in: 1...Int32.max), secretKey: Int32.random(in: Int32.min...Int32.max))
     }
 
+    /// A key with a given process ID (session pooling: the real one of the server connection the client keeps)
+    /// and a random secret of the proxy's own, so the server's secret never leaves the proxy.
+    func makeKey(processID: Int32) -> BackendKey {
+        BackendKey(processID: processID, secretKey: Int32.random(in: Int32.min...Int32.max))
+    }
+
     func register(_ client: ClientConnectionHandler) {
         self.lock.withLock { self.clients[client.proxyKey] = client }
     }

@@ -25,7 +25,8 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
 
     enum Phase {
         case startup(ClientStartupStateMachine)
-        /// Authenticated; waiting for a first server connection to learn the server's parameters.
+        /// Authenticated; waiting for a server connection: the first one of the service (to learn the server's
+        /// parameters), or in session pooling the one the client keeps (its BackendKeyData is the client's).
         case awaitingParameters
         case ready
         case admin(AdminConsole)
@@ -283,7 +284,7 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
         writer.writeAuthenticationOk()
         self.out.write(writer.buffer)
         self.runtime.logger.debug("client logged in", metadata: ["client": "\(self.remoteAddress)", "user": "\(self.user)", "service": "\(service.name)"])
-        if service.serverParameters != nil {
+        if service.serverParameters != nil, self.poolMode == .transaction {
             self.finishStartup()
         } else {
             self.phase = .awaitingParameters
@@ -291,13 +292,15 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
         }
     }
 
-    /// ParameterStatus, BackendKeyData, ReadyForQuery: the client may now send queries.
-    private func finishStartup() {
+    /// ParameterStatus, BackendKeyData, ReadyForQuery: the client may now send queries. `kept` is the server
+    /// connection a session-pooling client keeps: the client gets its parameters and its real process ID (with
+    /// a secret of the proxy's own, which the cancel registry maps to this client and so to that connection).
+    private func finishStartup(keeping kept: ServerConnection? = nil) {
         guard let context, let service else { return }
         self.loginTimeout?.cancel()
         self.loginTimeout = nil
         var writer = MessageWriter(buffer: context.channel.allocator.buffer(capacity: 512))
-        let serverParameters = service.serverParameters ?? []
+        let serverParameters = kept?.parameters ?? service.serverParameters ?? []
         let clientValues = SessionSettings.startupValues(self.startupMessage.parameters)
         var reported: [String: String] = [:]
         for parameter in serverParameters {
@@ -315,6 +318,11 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
         self.startupSettings = service.canonicalSettings(
             SessionSettings(startupParameters: self.startupMessage.parameters, serverReported: reported))
         self.desiredSettings = self.startupSettings
+        if let kept, let serverKey = kept.backendKey {
+            self.proxyKey = self.runtime.cancelRegistry.makeKey(processID: serverKey.processID)
+            // The client's startup settings go first, ahead of anything it sends.
+            self.prepareLease(on: kept)
+        }
         writer.writeBackendKeyData(self.proxyKey)
         writer.writeReadyForQuery(.idle)
         self.runtime.cancelRegistry.register(self)
@@ -984,9 +992,21 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
             self.waitStarted = nil
         }
         if case .awaitingParameters = self.phase {
-            service.serverParameters = server.parameters
-            service.pool.release(server, reusable: true)
-            return self.finishStartup()
+            if service.serverParameters == nil || self.poolMode == .transaction { service.serverParameters = server.parameters }
+            guard self.poolMode == .session else {
+                service.pool.release(server, reusable: true)
+                return self.finishStartup()
+            }
+            server.lease(to: self)
+            self.server = server
+            if !(self.context?.channel.isWritable ?? true) { server.setReading(false) }
+            self.finishStartup(keeping: server)
+            self.setPublicState(.active)
+            if self.serverNeedsFlush, let server = self.server {
+                self.serverNeedsFlush = false
+                server.flush()
+            }
+            return
         }
         server.lease(to: self)
         self.server = server

@@ -369,3 +369,58 @@ def test_show_servers_under_load_shows_published_state(proxy, pg):
 
     results = run_threads([admin, *[lambda i=i: client(i) for i in range(10)]])
     assert "active" in results[0]
+
+
+# =========================================================================== session pooling: the real PID
+
+@pytest.mark.timeout(60)
+def test_session_pooling_hands_the_real_server_pid_through(proxy, pg):
+    """In session pooling the BackendKeyData is the server connection's own process ID: pg_backend_pid(), the
+    driver's backend_pid and NOTIFY's PID agree, pg_terminate_backend() of it ends that client's connection,
+    and cancel still works (the secret is the proxy's own)."""
+    px = proxy(pool_size=3, pool_mode="session")
+    with px.connect() as c:
+        pid = c.info.backend_pid
+        assert c.execute("SELECT pg_backend_pid()").fetchone() == (pid,)
+        c.execute("LISTEN pid_check")
+        c.execute("NOTIFY pid_check, 'hello'")
+        note = next(c.notifies(timeout=5))
+        assert (note.channel, note.payload, note.pid) == ("pid_check", "hello", pid)
+        # Cancel: a CancelRequest with the proxy's secret reaches this connection's backend.
+        timer = threading.Timer(0.5, c.cancel)
+        timer.start()
+        with pytest.raises(psycopg.errors.QueryCanceled):
+            c.execute("SELECT pg_sleep(10)")
+        timer.join()
+        assert c.execute("SELECT pg_backend_pid()").fetchone() == (pid,)
+
+    async def with_asyncpg():
+        conn = await asyncpg.connect(px.url(), timeout=10)
+        try:
+            assert conn.get_server_pid() == await conn.fetchval("SELECT pg_backend_pid()")
+            return conn.get_server_pid()
+        finally:
+            await conn.close()
+    assert asyncio.run(with_asyncpg()) > 0
+
+    victim, killer = px.connect(), px.connect()
+    with victim, killer:
+        pid = victim.info.backend_pid
+        assert killer.execute("SELECT pg_terminate_backend(%s)", (pid,)).fetchone() == (True,)
+        with pytest.raises(psycopg.OperationalError):
+            victim.execute("SELECT 1")
+        assert killer.execute("SELECT 1").fetchone() == (1,)
+
+
+@pytest.mark.timeout(60)
+def test_transaction_pooling_keeps_proxy_keys(proxy):
+    """In transaction pooling a client has no server connection of its own: its BackendKeyData is the proxy's,
+    and cancel goes through the proxy to whichever connection serves it at the time."""
+    px = proxy(pool_size=2, **TX)
+    with px.connect() as c:
+        assert c.info.backend_pid != c.execute("SELECT pg_backend_pid()").fetchone()[0]
+        timer = threading.Timer(0.5, c.cancel)
+        timer.start()
+        with pytest.raises(psycopg.errors.QueryCanceled):
+            c.execute("SELECT pg_sleep(10)")
+        timer.join()
