@@ -87,6 +87,10 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
     private var unnamedStatementEffects: [SessionCommand] = []
     /// Set by the session path for an unnamed Parse that goes on as sent (the relay then remembers it).
     private var pendingUnnamedEffects: [SessionCommand] = []
+    /// The client has LISTENed (transaction pooling): the service's NotificationHub knows it.
+    private var listensForNotifications = false
+    /// Notifications that came while the client was inside a transaction: delivered when it ends.
+    private var pendingNotifications: [ByteBuffer] = []
     private var unnamedStatementOnServer = false
     /// Parse and Close messages sent since the last sync point: ordinals for the response filter.
     private var parsesSinceSync = 0
@@ -614,16 +618,20 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
 
         var newText: [UInt8]?
         var effects: [SessionCommand] = []
+        let view = buffer.readableBytesView[text]
+        let significant = view.lastIndex(where: { $0 != UInt8(ascii: ";") && $0 > 0x20 }).map { view[..<$0] } ?? view[...]
+        let singleStatement = commands.count == 1 && !significant.contains(UInt8(ascii: ";"))
+        let listens = commands.contains { if case .listen = $0 { true } else { false } }
         if case .sessionOnly(let what)? = commands.first(where: { if case .sessionOnly = $0 { true } else { false } }) {
             newText = Array(Self.refusal(what, service: service.name).utf8)
+        } else if listens, !singleStatement {
+            newText = Array(Self.refusal("LISTEN among several statements in one query", service: service.name).utf8)
         } else if named {
             // A named statement changes the session where and when it is bound (maybe on another server
             // connection, maybe several times), not where it is parsed.
             effects = commands
+            if listens { newText = Self.listenStandIn }
         } else {
-            let view = buffer.readableBytesView[text]
-            let significant = view.lastIndex(where: { $0 != UInt8(ascii: ";") && $0 > 0x20 }).map { view[..<$0] } ?? view[...]
-            let singleStatement = commands.count == 1 && !significant.contains(UInt8(ascii: ";"))
             for command in commands {
                 if let replacement = self.apply(command, on: server, singleStatement: singleStatement) { newText = replacement }
             }
@@ -859,12 +867,27 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
         self.closesSinceSync += 1
     }
 
+    /// A client's LISTEN as the shared server connection gets it: a LISTEN of a channel nobody uses, so the
+    /// answer (tag, errors, an aborted transaction) is PostgreSQL's own; the service's listener connection does
+    /// the real listening, and the shared connection gets `UNLISTEN *` at its next lease.
+    static let listenStandIn = Array(("LISTEN " + SQLQuoting.identifier(ServerSessionState.listenStandInChannel)).utf8)
+
     /// Updates what the client's session holds and what `server` holds for one session command; returns
     /// the text to send instead of the client's when the statement needs translating.
     private func apply(_ command: SessionCommand, on server: ServerConnection, singleStatement: Bool) -> [UInt8]? {
         self.desiredSettings.apply(command, startup: self.startupSettings)
         switch command {
+        case .listen(let channel):
+            self.listensForNotifications = true
+            self.service?.notifications.listen(self, to: channel)
+            server.session.sent(command)
+            return Self.listenStandIn
+        case .unlisten(let channel):
+            if self.listensForNotifications { self.service?.notifications.unlisten(self, from: channel) }
+        case .unlistenAll:
+            if self.listensForNotifications { self.service?.notifications.unlistenAll(self) }
         case .deallocateAll, .discardAll:
+            if case .discardAll = command, self.listensForNotifications { self.service?.notifications.unlistenAll(self) }
             self.preparedStatements.removeAll()
         case .deallocate(let name):
             guard let statement = self.preparedStatements.removeValue(forKey: name) else {
@@ -1127,6 +1150,22 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
         server.setReading(true)
         server.detach()
         service.pool.release(server, reusable: true)
+        if !self.pendingNotifications.isEmpty { self.deliverPendingNotifications() }
+    }
+
+    /// A notification on a channel the client listens on (transaction pooling): at once when the client is
+    /// between transactions, else when its transaction ends, as PostgreSQL delivers them.
+    func deliverNotification(_ message: ByteBuffer) {
+        guard case .ready = self.phase, self.listensForNotifications else { return }
+        self.pendingNotifications.append(message)
+        if self.server == nil, !self.waitingForServer { self.deliverPendingNotifications() }
+    }
+
+    private func deliverPendingNotifications() {
+        guard let context else { return }
+        for message in self.pendingNotifications { self.out.write(message) }
+        self.pendingNotifications.removeAll()
+        self.out.flush(context: context)
     }
 
     /// The server connection lent to us died.
@@ -1210,6 +1249,7 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
         }
         guard let service else { return }
         service.clientDetached(self)
+        if self.listensForNotifications { service.notifications.unlistenAll(self) }
         if self.waitingForServer {
             self.waitingForServer = false
             service.pool.cancelWaiter(self)

@@ -23,6 +23,8 @@ final class ServerConnection: ChannelInboundHandler, @unchecked Sendable {
         case resetting(pendingReady: Int)
         /// Running `check(query:timeout:)`: the answer is read here, never relayed.
         case checking(ServerCheck)
+        /// The service's listener connection (LISTEN/NOTIFY under transaction pooling): notifications go to the hub.
+        case listening(NotificationHub)
         case closed
     }
 
@@ -97,7 +99,7 @@ final class ServerConnection: ChannelInboundHandler, @unchecked Sendable {
 
     /// What `SHOW SERVERS` shows: read on any thread.
     enum PublicState: UInt8 {
-        case connecting, idle, active, resetting, checking, closed
+        case connecting, idle, active, resetting, checking, listening, closed
     }
 
     private static func publicState(of phase: Phase) -> PublicState {
@@ -107,6 +109,7 @@ final class ServerConnection: ChannelInboundHandler, @unchecked Sendable {
         case .leased: return .active
         case .resetting: return .resetting
         case .checking: return .checking
+        case .listening: return .listening
         case .closed: return .closed
         }
     }
@@ -211,6 +214,8 @@ final class ServerConnection: ChannelInboundHandler, @unchecked Sendable {
             self.receivedDuringStartup(buffer, context: context)
         case .checking(let check):
             self.receivedDuringCheck(buffer, check)
+        case .listening(let hub):
+            self.receivedWhileListening(buffer, hub: hub)
         case .idle:
             // An idle server speaks only to say it is going away (e.g. pg_terminate_backend's FATAL).
             self.close()
@@ -234,6 +239,7 @@ final class ServerConnection: ChannelInboundHandler, @unchecked Sendable {
             check.timer.cancel()
             check.promise.fail(ServerCheckError.closed)
         }
+        if case .listening(let hub) = previous { hub.listenerLost(self) }
         self.service.pool.connectionClosed(self)
     }
 
@@ -421,6 +427,46 @@ final class ServerConnection: ChannelInboundHandler, @unchecked Sendable {
     private func fail(reason: String) {
         self.service.logger.warning("closing server connection", metadata: ["service": "\(self.service.name)", "reason": "\(reason)"])
         self.context?.close(promise: nil)
+    }
+}
+
+// MARK: - Listening
+
+extension ServerConnection {
+    /// Becomes the service's listener connection (it never joins the pool).
+    func startListening(for hub: NotificationHub) {
+        precondition(self.eventLoop.inEventLoop)
+        self.phase = .listening(hub)
+    }
+
+    /// LISTEN / UNLISTEN statements, each its own Query; their answers are read and dropped.
+    func sendListenerQueries(_ statements: [String]) {
+        guard let context, case .listening = self.phase, !statements.isEmpty else { return }
+        var writer = MessageWriter(buffer: context.channel.allocator.buffer(capacity: 64))
+        for statement in statements { writer.writeQuery(statement) }
+        self.out.send(writer.buffer, context: context)
+    }
+
+    private func receivedWhileListening(_ buffer: ByteBuffer, hub: NotificationHub) {
+        if self.startupBuffer == nil { self.startupBuffer = buffer } else { self.startupBuffer!.writeImmutableBuffer(buffer) }
+        while let frame = try? self.startupBuffer!.peekFrame(at: self.startupBuffer!.readerIndex) {
+            let message = self.startupBuffer!.getSlice(at: frame.start, length: frame.totalLength)!
+            var payload = self.startupBuffer!.getSlice(at: frame.payloadStart, length: frame.payloadLength)!
+            self.startupBuffer!.moveReaderIndex(forwardBy: frame.totalLength)
+            switch frame.id {
+            case BackendMessageID.notificationResponse:
+                guard payload.readInteger(as: Int32.self) != nil, let channel = payload.readNullTerminatedString() else { continue }
+                hub.received(message, channel: channel)
+            case BackendMessageID.errorResponse:
+                let fields = ErrorFields.decode(from: &payload)
+                self.service.logger.warning("listener connection error", metadata: [
+                    "service": "\(self.service.name)", "error": "\(fields?.message ?? "unreadable")",
+                ])
+            default:
+                break  // CommandComplete, ReadyForQuery, ParameterStatus, notices
+            }
+        }
+        if self.startupBuffer!.readableBytes == 0 { self.startupBuffer = nil } else { self.startupBuffer!.discardReadBytes() }
     }
 }
 

@@ -24,8 +24,13 @@ final class ServicePool: @unchecked Sendable {
 
     var statistics: PoolStatistics { self.lock.withLock { self.state.statistics } }
 
-    /// All server connections, for the admin console.
-    var serverConnections: [ServerConnection] { self.lock.withLock { Array(self.servers.values) } }
+    /// All server connections, for the admin console: the pool's, and the service's listener connection (outside
+    /// the pool's bound).
+    var serverConnections: [ServerConnection] {
+        let pooled = self.lock.withLock { Array(self.servers.values) }
+        guard let listener = self.service.notifications?.connection else { return pooled }
+        return pooled + [listener]
+    }
 
     // MARK: Clients
 
@@ -206,6 +211,7 @@ final class ServicePool: @unchecked Sendable {
     }
 
     func close() {
+        self.service.notifications?.close()
         let actions = self.lock.withLock { self.state.close() }
         self.run(actions)
     }

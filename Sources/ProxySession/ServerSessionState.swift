@@ -16,6 +16,13 @@ public struct ServerSessionState: Sendable {
     public private(set) var settingsDirty = false
     /// Stand-ins left under a client's (escaped) name by a second Parse of a name in use.
     public private(set) var clientNamesToDeallocate: [String] = []
+    /// A client's LISTEN ran here as the stand-in `LISTEN` of `listenStandInChannel`: `UNLISTEN *` at the next lease.
+    public private(set) var mayListen = false
+
+    /// The channel a client's `LISTEN` is sent as on a shared server connection: the statement then answers
+    /// exactly as PostgreSQL does (tag, errors, transaction state), and the service's listener connection
+    /// does the real listening.
+    public static let listenStandInChannel = "__schemaproxy_listen_stand_in"
 
     /// Brings every setting back to the connection's startup values. `RESET ALL` leaves the role and the
     /// session authorization alone; they go first, each its own statement in one Query.
@@ -61,6 +68,10 @@ public struct ServerSessionState: Sendable {
             if let number = ProxyStatementName.number(of: name) { self.statements.mayHaveLost(number) }
         case .unmodelled:
             self.settingsDirty = true
+        case .listen:
+            self.mayListen = true
+        case .unlisten, .unlistenAll:
+            break  // sent as they are: the connection listens on nothing of the client's
         case .sessionOnly:
             break  // refused: the server raises an error in its place
         }
@@ -84,6 +95,10 @@ public struct ServerSessionState: Sendable {
         }
         for victim in self.statements.evictOverflow() {
             plan.append("DEALLOCATE " + ProxyStatementName.serverName(victim))
+        }
+        if self.mayListen {
+            plan.append("UNLISTEN *")
+            self.mayListen = false
         }
         if self.settingsDirty || self.needsFullReset(for: desired) {
             plan.append(Self.fullReset)
@@ -109,6 +124,7 @@ public struct ServerSessionState: Sendable {
         self.statements.removeAll()
         self.appliedSettings = SessionSettings()
         self.settingsDirty = false
+        self.mayListen = false
         self.clientNamesToDeallocate.removeAll()
     }
 }

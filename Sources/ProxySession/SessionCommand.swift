@@ -18,6 +18,10 @@ public enum SessionCommand: Equatable, Sendable {
     case discardAll
     /// A feature that needs the same server connection for the whole session (`what` names it).
     case sessionOnly(what: String)
+    /// `LISTEN channel` (the channel as PostgreSQL folds it), `UNLISTEN channel`, `UNLISTEN *`.
+    case listen(channel: String)
+    case unlisten(channel: String)
+    case unlistenAll
     /// A statement that may change the session in a way the proxy does not follow (`set_config` with
     /// arguments other than constants, `DO`, `CALL`): the server connection it runs on is reset before
     /// another client gets it.
@@ -66,8 +70,8 @@ public enum SessionCommand: Equatable, Sendable {
     }
 
     /// The statements that start with one of these words are the only ones looked at further.
-    private static let keywords: [[UInt8]] = ["set", "reset", "deallocate", "discard", "listen", "prepare", "declare",
-                                              "do", "call"]
+    private static let keywords: [[UInt8]] = ["set", "reset", "deallocate", "discard", "listen", "unlisten", "prepare",
+                                              "declare", "do", "call"]
         .map { Array($0.utf8) }
 
     /// Whether the first word of `range` is one of `keywords`, compared in place (no String is made for
@@ -122,7 +126,14 @@ public enum SessionCommand: Equatable, Sendable {
         case "discard":
             return word(0) == "all" ? .discardAll : nil
         case "listen":
-            return .sessionOnly(what: "LISTEN")
+            guard case .word(let channel, _)? = tokenizer.next()?.token else { return nil }
+            return .listen(channel: channel)
+        case "unlisten":
+            switch tokenizer.next()?.token {
+            case .word(let channel, _)?: return .unlisten(channel: channel)
+            case .symbol(UInt8(ascii: "*"))?: return .unlistenAll
+            default: return nil
+            }
         case "do":
             return .unmodelled(what: "DO")
         case "call":

@@ -247,3 +247,39 @@ private func settings(_ pairs: [String: String]) -> SessionSettings {
         #expect(EncodingNames.canonical("klingon") == nil)
     }
 }
+
+@Suite struct NotificationSubscriptionsTests {
+    @Test func theListenerHoldsTheUnionOfTheClientsChannels() {
+        var subscriptions = NotificationSubscriptions<Int>()
+        let first = subscriptions.listen(1, to: "jobs")
+        let second = subscriptions.listen(2, to: "jobs")
+        let again = subscriptions.listen(1, to: "jobs")
+        #expect(first == "LISTEN \"jobs\"" && second == nil && again == nil)
+        #expect(subscriptions.recipients(of: "jobs") == [1, 2])
+        let stillHeld = subscriptions.unlisten(1, from: "jobs")
+        #expect(stillHeld == nil)
+        let notListening = subscriptions.unlisten(1, from: "jobs")
+        #expect(notListening == nil)
+        let last = subscriptions.unlisten(2, from: "jobs")
+        #expect(last == "UNLISTEN \"jobs\"" && subscriptions.isEmpty)
+    }
+
+    @Test func unlistenAllLeavesOnlyOthersChannels() {
+        var subscriptions = NotificationSubscriptions<Int>()
+        _ = subscriptions.listen(1, to: "a")
+        _ = subscriptions.listen(1, to: "B b")
+        _ = subscriptions.listen(2, to: "a")
+        let statements = subscriptions.unlistenAll(1)
+        #expect(statements == ["UNLISTEN \"B b\""])
+        #expect(subscriptions.channels == ["a"] && subscriptions.channels(of: 1).isEmpty)
+    }
+
+    @Test func aSharedConnectionThatRanAListenStandInUnlistensAtTheNextLease() {
+        var state = ServerSessionState(statementCapacity: 10)
+        state.sent(.listen(channel: "jobs"))
+        let plan = state.leasePlan(for: SessionSettings())
+        #expect(plan == ["UNLISTEN *"])
+        let next = state.leasePlan(for: SessionSettings())
+        #expect(next == [])
+    }
+}
