@@ -624,6 +624,8 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
         let listens = commands.contains { if case .listen = $0 { true } else { false } }
         if case .sessionOnly(let what)? = commands.first(where: { if case .sessionOnly = $0 { true } else { false } }) {
             newText = Array(Self.refusal(what, service: service.name).utf8)
+        } else if case .executeReserved(let name)? = commands.first(where: { if case .executeReserved = $0 { true } else { false } }) {
+            newText = Array(Self.raising("invalid_sql_statement_name", "prepared statement \"\(name)\" does not exist").utf8)
         } else if listens, !singleStatement {
             newText = Array(Self.refusal("LISTEN among several statements in one query", service: service.name).utf8)
         } else if named {
@@ -963,7 +965,12 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
     /// would have run, and an open transaction block fails as it would have.
     static func refusal(_ what: String, service: String) -> String {
         let message = "\(what) is not supported in transaction pooling mode: service \"\(service)\" shares server connections between clients (use pool_mode: session for this)"
-        return "DO $schemaproxy$BEGIN RAISE EXCEPTION USING ERRCODE = 'feature_not_supported', MESSAGE = \(SQLQuoting.literal(message)); END$schemaproxy$"
+        return Self.raising("feature_not_supported", message)
+    }
+
+    /// A statement that makes the server raise `condition` (a PL/pgSQL condition name) with `message`.
+    static func raising(_ condition: String, _ message: String) -> String {
+        "DO $schemaproxy$BEGIN RAISE EXCEPTION USING ERRCODE = '\(condition)', MESSAGE = \(SQLQuoting.literal(message)); END$schemaproxy$"
     }
 
     /// Sends client bytes [start, end) of `buffer` to the server, or keeps them until one is lent.

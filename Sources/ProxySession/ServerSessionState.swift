@@ -72,7 +72,7 @@ public struct ServerSessionState: Sendable {
             self.mayListen = true
         case .unlisten, .unlistenAll:
             break  // sent as they are: the connection listens on nothing of the client's
-        case .sessionOnly:
+        case .sessionOnly, .executeReserved:
             break  // refused: the server raises an error in its place
         }
     }

@@ -22,6 +22,10 @@ public enum SessionCommand: Equatable, Sendable {
     case listen(channel: String)
     case unlisten(channel: String)
     case unlistenAll
+    /// SQL-level `EXECUTE name` of a name in the proxy's namespace (`__sp...`): under transaction pooling no
+    /// client statement has such a name on the server (SQL PREPARE is refused; protocol-level ones are renamed),
+    /// so it can only reach one of the proxy's statements, and is answered as for an unknown statement.
+    case executeReserved(name: String)
     /// A statement that may change the session in a way the proxy does not follow (`set_config` with
     /// arguments other than constants, `DO`, `CALL`): the server connection it runs on is reset before
     /// another client gets it.
@@ -71,7 +75,7 @@ public enum SessionCommand: Equatable, Sendable {
 
     /// The statements that start with one of these words are the only ones looked at further.
     private static let keywords: [[UInt8]] = ["set", "reset", "deallocate", "discard", "listen", "unlisten", "prepare",
-                                              "declare", "do", "call"]
+                                              "declare", "do", "call", "execute"]
         .map { Array($0.utf8) }
 
     /// Whether the first word of `range` is one of `keywords`, compared in place (no String is made for
@@ -136,6 +140,10 @@ public enum SessionCommand: Equatable, Sendable {
             }
         case "do":
             return .unmodelled(what: "DO")
+        case "execute":
+            guard case .word(let name, _)? = tokenizer.next()?.token,
+                  ProxyStatementName.escapedClientName(name) != name else { return nil }
+            return .executeReserved(name: name)
         case "call":
             return .unmodelled(what: "CALL")
         case "prepare":

@@ -283,3 +283,11 @@ private func settings(_ pairs: [String: String]) -> SessionSettings {
         #expect(next == [])
     }
 }
+
+@Suite struct ExecuteOfProxyNamesTests {
+    @Test func sqlExecuteOfAProxyNameIsCaughtOthersAreNot() {
+        #expect(commands("EXECUTE __sp_3(1)") == [.executeReserved(name: "__sp_3")])
+        #expect(commands("execute \"__sp_3\"") == [.executeReserved(name: "__sp_3")])
+        #expect(commands("EXECUTE mine(1)") == [])
+    }
+}

@@ -240,6 +240,9 @@ def test_client_statement_names_like_the_proxys_touch_nothing_of_others(proxy):
                 assert [e.get("C") for e in errs] == ["26000"], errs
                 msgs = conn.simple_query("DEALLOCATE __sp_3")
                 assert [e.get("C") for e in pgwire.errors(msgs)] == ["26000"], msgs
+                # SQL-level EXECUTE of a proxy name: as for a statement that does not exist.
+                msgs = conn.simple_query("EXECUTE __sp_1")
+                assert [e.get("C") for e in pgwire.errors(msgs)] == ["26000"], msgs
                 msgs = conn.simple_query("DEALLOCATE __sp_1")
                 assert not pgwire.errors(msgs), msgs
                 conn.send(pgwire.close(b"S", "__sp_2") + pgwire.sync())
