@@ -27,6 +27,7 @@ import psycopg2
 import pytest
 
 import pgwire
+from conftest import metric
 
 TX = dict(pool_mode="transaction")
 
@@ -543,6 +544,8 @@ def test_listener_connection_comes_back_after_pg_terminate_backend(proxy, pg):
         while not (rows := _listener_rows(px)) and time.monotonic() < deadline:
             time.sleep(0.05)
         assert len(rows) == 1, px.admin_rows("SHOW SERVERS")
+        # Outside the pool's bound (pool_size 1), but counted.
+        assert metric(px.metrics(), "schemaproxy_server_connections", service="saju_service", state="listening") == 1
         old_pid = int(rows[0]["backend_pid"])
         assert pg.super_exec("SELECT pg_terminate_backend(%s)", params=(old_pid,)) == [(True,)]
         deadline = time.monotonic() + 15
