@@ -18,6 +18,8 @@ public struct ServerSessionState: Sendable {
     public private(set) var clientNamesToDeallocate: [String] = []
     /// A client's LISTEN ran here as the stand-in `LISTEN` of `listenStandInChannel`: `UNLISTEN *` at the next lease.
     public private(set) var mayListen = false
+    /// A client created temporary objects here: `DISCARD TEMP` at the next lease.
+    public private(set) var mayHoldTemporaryObjects = false
 
     /// The channel a client's `LISTEN` is sent as on a shared server connection: the statement then answers
     /// exactly as PostgreSQL does (tag, errors, transaction state), and the service's listener connection
@@ -70,6 +72,8 @@ public struct ServerSessionState: Sendable {
             self.settingsDirty = true
         case .listen:
             self.mayListen = true
+        case .createsTemporary:
+            self.mayHoldTemporaryObjects = true
         case .unlisten, .unlistenAll:
             break  // sent as they are: the connection listens on nothing of the client's
         case .sessionOnly, .executeReserved:
@@ -100,6 +104,10 @@ public struct ServerSessionState: Sendable {
             plan.append("UNLISTEN *")
             self.mayListen = false
         }
+        if self.mayHoldTemporaryObjects {
+            plan.append("DISCARD TEMP")
+            self.mayHoldTemporaryObjects = false
+        }
         if self.settingsDirty || self.needsFullReset(for: desired) {
             plan.append(Self.fullReset)
             self.appliedSettings = SessionSettings()
@@ -125,6 +133,7 @@ public struct ServerSessionState: Sendable {
         self.appliedSettings = SessionSettings()
         self.settingsDirty = false
         self.mayListen = false
+        self.mayHoldTemporaryObjects = false
         self.clientNamesToDeallocate.removeAll()
     }
 }

@@ -26,6 +26,9 @@ public enum SessionCommand: Equatable, Sendable {
     /// client statement has such a name on the server (SQL PREPARE is refused; protocol-level ones are renamed),
     /// so it can only reach one of the proxy's statements, and is answered as for an unknown statement.
     case executeReserved(name: String)
+    /// `CREATE [LOCAL|GLOBAL] TEMP[ORARY] ...`: the object lives on the server connection, where the next client
+    /// would see it; the connection gets `DISCARD TEMP` before it is lent again.
+    case createsTemporary
     /// A statement that may change the session in a way the proxy does not follow (`set_config` with
     /// arguments other than constants, `DO`, `CALL`): the server connection it runs on is reset before
     /// another client gets it.
@@ -75,7 +78,7 @@ public enum SessionCommand: Equatable, Sendable {
 
     /// The statements that start with one of these words are the only ones looked at further.
     private static let keywords: [[UInt8]] = ["set", "reset", "deallocate", "discard", "listen", "unlisten", "prepare",
-                                              "declare", "do", "call", "execute"]
+                                              "declare", "do", "call", "execute", "create"]
         .map { Array($0.utf8) }
 
     /// Whether the first word of `range` is one of `keywords`, compared in place (no String is made for
@@ -140,6 +143,11 @@ public enum SessionCommand: Equatable, Sendable {
             }
         case "do":
             return .unmodelled(what: "DO")
+        case "create":
+            var i = 0
+            if word(0) == "or", word(1) == "replace" { i = 2 }
+            if word(i) == "local" || word(i) == "global" { i += 1 }
+            return word(i) == "temp" || word(i) == "temporary" ? .createsTemporary : nil
         case "execute":
             guard case .word(let name, _)? = tokenizer.next()?.token,
                   ProxyStatementName.escapedClientName(name) != name else { return nil }

@@ -82,7 +82,8 @@ public struct SessionSettings: Equatable, Sendable {
             if let value = startup.statements[name] { self.set(name, statement: value) } else { self.remove(name) }
         case .resetAll, .discardAll:
             self = startup
-        case .deallocate, .deallocateAll, .sessionOnly, .unmodelled, .listen, .unlisten, .unlistenAll, .executeReserved:
+        case .deallocate, .deallocateAll, .sessionOnly, .unmodelled, .listen, .unlisten, .unlistenAll, .executeReserved,
+             .createsTemporary:
             break
         }
     }

@@ -291,3 +291,23 @@ private func settings(_ pairs: [String: String]) -> SessionSettings {
         #expect(commands("EXECUTE mine(1)") == [])
     }
 }
+
+@Suite struct TemporaryObjectsTests {
+    @Test(arguments: ["CREATE TEMP TABLE t (x int)", "create temporary table t AS SELECT 1", "CREATE LOCAL TEMP VIEW v AS SELECT 1",
+                      "CREATE OR REPLACE TEMP VIEW v AS SELECT 1", "CREATE GLOBAL TEMPORARY TABLE t (x int)"])
+    func temporaryObjectsAreNoticed(_ sql: String) {
+        #expect(commands(sql) == [.createsTemporary])
+    }
+
+    @Test(arguments: ["CREATE TABLE temp (x int)", "CREATE INDEX temp_idx ON t (x)", "CREATE TABLE t (temp int)"])
+    func otherCreatesAreNot(_ sql: String) {
+        #expect(commands(sql) == [])
+    }
+
+    @Test func theNextLeaseDiscardsThem() {
+        var state = ServerSessionState(statementCapacity: 10)
+        state.sent(.createsTemporary)
+        let plan = state.leasePlan(for: SessionSettings())
+        #expect(plan == ["DISCARD TEMP"])
+    }
+}

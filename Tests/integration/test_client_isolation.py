@@ -109,6 +109,20 @@ def test_session_changes_never_reach_the_next_client(proxy, pg, leak_function, l
 
 
 @pytest.mark.timeout(60)
+@pytest.mark.parametrize("protocol", ["simple", "extended"])
+def test_temporary_tables_never_reach_the_next_client(proxy, protocol):
+    px = proxy(pool_size=1, **TX)
+    kw = dict(cursor_factory=psycopg.ClientCursor) if protocol == "simple" else dict(prepare_threshold=0)
+    with psycopg.connect(autocommit=True, connect_timeout=10, **kw, **px.kw()) as a:
+        pid = a.execute("SELECT pg_backend_pid()").fetchone()[0]
+        a.execute("CREATE TEMP TABLE leak_tmp (x int)")
+        with px.connect() as b:
+            assert b.execute("SELECT pg_backend_pid()").fetchone() == (pid,)
+            assert b.execute("SELECT to_regclass('pg_temp.leak_tmp')").fetchone() == (None,)
+            b.execute("CREATE TEMP TABLE leak_tmp (y text)")  # no clash with the other client's
+
+
+@pytest.mark.timeout(60)
 def test_kept_change_follows_its_client_across_server_connections(proxy):
     """set_config with constants, like SET, is replayed on the next server connection the client gets."""
     px = proxy(pool_size=2, **TX)
