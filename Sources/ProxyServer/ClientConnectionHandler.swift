@@ -89,6 +89,9 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
     private var pendingUnnamedEffects: [SessionCommand] = []
     /// The client has LISTENed (transaction pooling): the service's NotificationHub knows it.
     private var listensForNotifications = false
+    /// LISTENs whose channel the listener connection has not confirmed yet: until then, what the server sends the
+    /// client (the LISTEN's answer among it) is gathered but not flushed.
+    private var listenConfirmationsPending = 0
     /// Notifications that came while the client was inside a transaction: delivered when it ends.
     private var pendingNotifications: [ByteBuffer] = []
     private var unnamedStatementOnServer = false
@@ -881,7 +884,11 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
         switch command {
         case .listen(let channel):
             self.listensForNotifications = true
-            self.service?.notifications.listen(self, to: channel)
+            // The LISTEN's reply reaches the client once the listener connection listens (see `flushToClient`).
+            self.listenConfirmationsPending += 1
+            self.service?.notifications.listen(self, to: channel) { [self] in
+                self.eventLoop.execute { self.listenConfirmed() }
+            }
             server.session.sent(command)
             return Self.listenStandIn
         case .unlisten(let channel):
@@ -1130,7 +1137,7 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
         self.out.write(buffer)
         if self.releaseAfterRelay {
             self.releaseAfterRelay = false
-            self.out.flush(context: context)
+            if self.listenConfirmationsPending == 0 { self.out.flush(context: context) }
             self.releaseServer()
         } else if !context.channel.isWritable {
             self.server?.setReading(false)
@@ -1139,8 +1146,13 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
 
     @inline(__always)
     func flushToClient() {
-        guard let context else { return }
+        guard let context, self.listenConfirmationsPending == 0 else { return }
         self.out.flush(context: context)
+    }
+
+    private func listenConfirmed() {
+        self.listenConfirmationsPending = max(0, self.listenConfirmationsPending - 1)
+        if self.listenConfirmationsPending == 0, let context { self.out.flush(context: context) }
     }
 
     /// Sends `buffer`, after whatever was written before it, now.
@@ -1172,7 +1184,7 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
         guard let context else { return }
         for message in self.pendingNotifications { self.out.write(message) }
         self.pendingNotifications.removeAll()
-        self.out.flush(context: context)
+        if self.listenConfirmationsPending == 0 { self.out.flush(context: context) }
     }
 
     /// The server connection lent to us died.

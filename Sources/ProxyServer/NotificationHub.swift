@@ -22,6 +22,12 @@ final class NotificationHub: @unchecked Sendable {
     private var connecting = false
     /// The service is closing: no listener connection any more.
     private var closed = false
+    /// Channels the current listener connection has confirmed listening on (its LISTEN's ReadyForQuery came).
+    private var confirmed: Set<String> = []
+    /// What each query sent on the listener connection is, in order: the channel of a LISTEN, nil otherwise.
+    private var sentQueries: [String?] = []
+    /// Clients waiting for a channel to be confirmed before their LISTEN's reply reaches them.
+    private var waiting: [String: [@Sendable () -> Void]] = [:]
 
     init(service: Service, eventLoop: EventLoop) {
         self.service = service
@@ -31,17 +37,32 @@ final class NotificationHub: @unchecked Sendable {
     /// The listener connection, if one is open (any thread).
     var connection: ServerConnection? { self.lock.withLock { self.published } }
 
-    func listen(_ client: ClientConnectionHandler, to channel: String) {
+    /// `client` listens on `channel`; `confirmed` runs (on the hub's loop) once the listener connection listens
+    /// on it, so that the client's LISTEN is answered only when notifications on it will arrive, as on PostgreSQL
+    /// (or after 5 s, so that a client never hangs on a listener connection that cannot be opened).
+    func listen(_ client: ClientConnectionHandler, to channel: String, confirmed: @escaping @Sendable () -> Void) {
         let statement = self.lock.withLock { () -> String? in
             self.clients[client.waiterID] = client
             return self.subscriptions.listen(client.waiterID, to: channel)
         }
-        self.send(statement.map { [$0] } ?? [], connectIfNeeded: true)
+        self.eventLoop.execute {
+            if let statement {
+                self.confirmed.remove(channel)
+                self.send([(statement, channel)])
+            }
+            if self.confirmed.contains(channel) { return confirmed() }
+            self.waiting[channel, default: []].append(confirmed)
+            self.eventLoop.scheduleTask(in: .seconds(5)) { self.confirm(channel) }
+        }
     }
 
     func unlisten(_ client: ClientConnectionHandler, from channel: String) {
         let statement = self.lock.withLock { self.subscriptions.unlisten(client.waiterID, from: channel) }
-        if let statement { self.send([statement], connectIfNeeded: false) }
+        guard let statement else { return }
+        self.eventLoop.execute {
+            self.confirmed.remove(channel)
+            self.send([(statement, nil)])
+        }
     }
 
     func unlistenAll(_ client: ClientConnectionHandler) {
@@ -49,17 +70,35 @@ final class NotificationHub: @unchecked Sendable {
             self.clients[client.waiterID] = nil
             return self.subscriptions.unlistenAll(client.waiterID)
         }
-        if !statements.isEmpty { self.send(statements, connectIfNeeded: false) }
+        guard !statements.isEmpty else { return }
+        self.eventLoop.execute {
+            self.confirmed.subtract(self.confirmed.filter { channel in self.lock.withLock { self.subscriptions.recipients(of: channel).isEmpty } })
+            self.send(statements.map { ($0, nil) })
+        }
     }
 
-    private func send(_ statements: [String], connectIfNeeded: Bool) {
-        self.eventLoop.execute {
-            if let listener = self.listener {
-                if !statements.isEmpty { listener.sendListenerQueries(statements) }
-            } else if connectIfNeeded {
-                self.connect()
-            }
+    /// On the hub's loop: to the listener connection, or (re)connect, which LISTENs to every channel anyway.
+    private func send(_ queries: [(statement: String, listenChannel: String?)]) {
+        if let listener = self.listener {
+            self.sentQueries.append(contentsOf: queries.map(\.listenChannel))
+            listener.sendListenerQueries(queries.map(\.statement))
+        } else {
+            self.connect()
         }
+    }
+
+    /// The listener connection answered its oldest query (ReadyForQuery), on the hub's loop.
+    func listenerAnswered() {
+        guard !self.sentQueries.isEmpty else { return }
+        if let channel = self.sentQueries.removeFirst() {
+            self.confirmed.insert(channel)
+            self.confirm(channel)
+        }
+    }
+
+    private func confirm(_ channel: String) {
+        guard let callbacks = self.waiting.removeValue(forKey: channel) else { return }
+        for callback in callbacks { callback() }
     }
 
     /// Opens the listener connection (on its loop) and LISTENs to every channel someone listens on by then.
@@ -78,6 +117,7 @@ final class NotificationHub: @unchecked Sendable {
                     self.lock.withLock { self.published = server }
                     server.startListening(for: self)
                     let channels = self.lock.withLock { self.subscriptions.channels }
+                    self.sentQueries = channels
                     server.sendListenerQueries(channels.map(NotificationSubscriptions<Int>.listenStatement))
                     self.service.logger.info("listener connection open", metadata: [
                         "service": "\(self.service.name)", "channels": "\(channels.count)",
@@ -95,6 +135,8 @@ final class NotificationHub: @unchecked Sendable {
     func listenerLost(_ server: ServerConnection) {
         guard self.listener === server else { return }
         self.listener = nil
+        self.confirmed.removeAll()
+        self.sentQueries.removeAll()
         self.lock.withLock { self.published = nil }
         self.service.logger.warning("listener connection lost; reconnecting", metadata: ["service": "\(self.service.name)"])
         self.eventLoop.scheduleTask(in: .seconds(1)) { self.connect() }

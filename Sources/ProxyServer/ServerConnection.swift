@@ -462,8 +462,10 @@ extension ServerConnection {
                 self.service.logger.warning("listener connection error", metadata: [
                     "service": "\(self.service.name)", "error": "\(fields?.message ?? "unreadable")",
                 ])
+            case BackendMessageID.readyForQuery:
+                hub.listenerAnswered()
             default:
-                break  // CommandComplete, ReadyForQuery, ParameterStatus, notices
+                break  // CommandComplete, ParameterStatus, notices
             }
         }
         if self.startupBuffer!.readableBytes == 0 { self.startupBuffer = nil } else { self.startupBuffer!.discardReadBytes() }
