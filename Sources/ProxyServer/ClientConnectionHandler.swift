@@ -622,13 +622,17 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
         var newText: [UInt8]?
         var effects: [SessionCommand] = []
         let view = buffer.readableBytesView[text]
-        let significant = view.lastIndex(where: { $0 != UInt8(ascii: ";") && $0 > 0x20 }).map { view[..<$0] } ?? view[...]
+        let significant = view.lastIndex(where: { $0 != UInt8(ascii: ";") && $0 > 0x20 }).map { view[..<$0] }
+            ?? view[...]
         let singleStatement = commands.count == 1 && !significant.contains(UInt8(ascii: ";"))
         let listens = commands.contains { if case .listen = $0 { true } else { false } }
         if case .sessionOnly(let what)? = commands.first(where: { if case .sessionOnly = $0 { true } else { false } }) {
             newText = Array(Self.refusal(what, service: service.name).utf8)
-        } else if case .executeReserved(let name)? = commands.first(where: { if case .executeReserved = $0 { true } else { false } }) {
-            newText = Array(Self.raising("invalid_sql_statement_name", "prepared statement \"\(name)\" does not exist").utf8)
+        } else if case .executeReserved(let name)? = commands.first(where: {
+            if case .executeReserved = $0 { true } else { false }
+        }) {
+            let message = "prepared statement \"\(name)\" does not exist"
+            newText = Array(Self.raising("invalid_sql_statement_name", message).utf8)
         } else if listens, !singleStatement {
             newText = Array(Self.refusal("LISTEN among several statements in one query", service: service.name).utf8)
         } else if named {
@@ -861,7 +865,8 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
     /// before the Parse that re-creates it, so the Parse is right either way (its CloseComplete is dropped).
     private func closeIfUncertain(_ number: Int, on server: ServerConnection) {
         guard server.session.statements.needsCloseBeforeParse(number) else { return }
-        server.filter.expect(.ownClose(ordinal: self.closesSinceSync), clientPendingSyncPoints: self.tracker.pendingSyncPoints)
+        server.filter.expect(.ownClose(ordinal: self.closesSinceSync),
+                             clientPendingSyncPoints: self.tracker.pendingSyncPoints)
         var writer = MessageWriter(buffer: self.context!.channel.allocator.buffer(capacity: 16))
         writer.writeMessage(FrontendMessageID.close) { out in
             out.writeInteger(UInt8(ascii: "S"))
@@ -896,7 +901,9 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
         case .unlistenAll:
             if self.listensForNotifications { self.service?.notifications.unlistenAll(self) }
         case .deallocateAll, .discardAll:
-            if case .discardAll = command, self.listensForNotifications { self.service?.notifications.unlistenAll(self) }
+            if case .discardAll = command, self.listensForNotifications {
+                self.service?.notifications.unlistenAll(self)
+            }
             self.preparedStatements.removeAll()
         case .deallocate(let name):
             guard let statement = self.preparedStatements.removeValue(forKey: name) else {
@@ -977,7 +984,8 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
 
     /// A statement that makes the server raise `condition` (a PL/pgSQL condition name) with `message`.
     static func raising(_ condition: String, _ message: String) -> String {
-        "DO $schemaproxy$BEGIN RAISE EXCEPTION USING ERRCODE = '\(condition)', MESSAGE = \(SQLQuoting.literal(message)); END$schemaproxy$"
+        "DO $schemaproxy$BEGIN RAISE EXCEPTION USING ERRCODE = '\(condition)', "
+            + "MESSAGE = \(SQLQuoting.literal(message)); END$schemaproxy$"
     }
 
     /// Sends client bytes [start, end) of `buffer` to the server, or keeps them until one is lent.
@@ -1029,7 +1037,9 @@ final class ClientConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
             self.waitStarted = nil
         }
         if case .awaitingParameters = self.phase {
-            if service.serverParameters == nil || self.poolMode == .transaction { service.serverParameters = server.parameters }
+            if service.serverParameters == nil || self.poolMode == .transaction {
+                service.serverParameters = server.parameters
+            }
             guard self.poolMode == .session else {
                 service.pool.release(server, reusable: true)
                 return self.finishStartup()

@@ -72,7 +72,8 @@ final class NotificationHub: @unchecked Sendable {
         }
         guard !statements.isEmpty else { return }
         self.eventLoop.execute {
-            self.confirmed.subtract(self.confirmed.filter { channel in self.lock.withLock { self.subscriptions.recipients(of: channel).isEmpty } })
+            let unheard = self.lock.withLock { self.confirmed.filter { self.subscriptions.recipients(of: $0).isEmpty } }
+            self.confirmed.subtract(unheard)
             self.send(statements.map { ($0, nil) })
         }
     }
@@ -138,13 +139,16 @@ final class NotificationHub: @unchecked Sendable {
         self.confirmed.removeAll()
         self.sentQueries.removeAll()
         self.lock.withLock { self.published = nil }
-        self.service.logger.warning("listener connection lost; reconnecting", metadata: ["service": "\(self.service.name)"])
+        self.service.logger.warning("listener connection lost; reconnecting",
+                                    metadata: ["service": "\(self.service.name)"])
         self.eventLoop.scheduleTask(in: .seconds(1)) { self.connect() }
     }
 
     /// A NotificationResponse (the whole message) on `channel`: to every client listening on it.
     func received(_ message: ByteBuffer, channel: String) {
-        let recipients = self.lock.withLock { self.subscriptions.recipients(of: channel).compactMap { self.clients[$0] } }
+        let recipients = self.lock.withLock {
+            self.subscriptions.recipients(of: channel).compactMap { self.clients[$0] }
+        }
         for client in recipients {
             client.eventLoop.execute { client.deliverNotification(message) }
         }

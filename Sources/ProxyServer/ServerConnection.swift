@@ -183,7 +183,9 @@ final class ServerConnection: ChannelInboundHandler, @unchecked Sendable {
             }
             do {
                 try self.scanner.relay(buffer, decide: { id, status in
-                    if id == BackendMessageID.parameterStatus, !self.filter.answeringOwnQuery { self.session.markSettingsDirty() }
+                    if id == BackendMessageID.parameterStatus, !self.filter.answeringOwnQuery {
+                        self.session.markSettingsDirty()
+                    }
                     let disposition = self.filter.received(id)
                     if disposition != .drop { self.lastMessageWasError = id == BackendMessageID.errorResponse }
                     if let status, disposition != .drop { client.serverSentReadyForQuery(status) }
@@ -287,7 +289,8 @@ final class ServerConnection: ChannelInboundHandler, @unchecked Sendable {
         case .ready(let parameters, let backendKey):
             self.parameters = parameters
             if let backendKey {
-                let packed = UInt64(UInt32(bitPattern: backendKey.processID)) << 32 | UInt64(UInt32(bitPattern: backendKey.secretKey))
+                let packed = UInt64(UInt32(bitPattern: backendKey.processID)) << 32
+                    | UInt64(UInt32(bitPattern: backendKey.secretKey))
                 self.publishedBackendKey.store(packed, ordering: .releasing)
             }
             self.startupBuffer = nil
@@ -448,14 +451,22 @@ extension ServerConnection {
     }
 
     private func receivedWhileListening(_ buffer: ByteBuffer, hub: NotificationHub) {
-        if self.startupBuffer == nil { self.startupBuffer = buffer } else { self.startupBuffer!.writeImmutableBuffer(buffer) }
+        // The startup buffer is free once logged in: it gathers partial messages here.
+        if self.startupBuffer == nil {
+            self.startupBuffer = buffer
+        } else {
+            self.startupBuffer!.writeImmutableBuffer(buffer)
+        }
         while let frame = try? self.startupBuffer!.peekFrame(at: self.startupBuffer!.readerIndex) {
             let message = self.startupBuffer!.getSlice(at: frame.start, length: frame.totalLength)!
             var payload = self.startupBuffer!.getSlice(at: frame.payloadStart, length: frame.payloadLength)!
             self.startupBuffer!.moveReaderIndex(forwardBy: frame.totalLength)
             switch frame.id {
             case BackendMessageID.notificationResponse:
-                guard payload.readInteger(as: Int32.self) != nil, let channel = payload.readNullTerminatedString() else { continue }
+                guard payload.readInteger(as: Int32.self) != nil,
+                      let channel = payload.readNullTerminatedString() else {
+                    continue
+                }
                 hub.received(message, channel: channel)
             case BackendMessageID.errorResponse:
                 let fields = ErrorFields.decode(from: &payload)
@@ -468,7 +479,11 @@ extension ServerConnection {
                 break  // CommandComplete, ParameterStatus, notices
             }
         }
-        if self.startupBuffer!.readableBytes == 0 { self.startupBuffer = nil } else { self.startupBuffer!.discardReadBytes() }
+        if self.startupBuffer!.readableBytes == 0 {
+            self.startupBuffer = nil
+        } else {
+            self.startupBuffer!.discardReadBytes()
+        }
     }
 }
 

@@ -57,7 +57,8 @@ public struct ServerSessionState: Sendable {
             self.appliedSettings.remove(name)
         case .resetAll:
             var kept = SessionSettings()
-            for (name, statement) in self.appliedSettings.statements where name == "role" || name == "session_authorization" {
+            for (name, statement) in self.appliedSettings.statements
+            where name == "role" || name == "session_authorization" {
                 kept.set(name, statement: statement)
             }
             self.appliedSettings = kept
@@ -123,7 +124,8 @@ public struct ServerSessionState: Sendable {
     private func needsFullReset(for desired: SessionSettings) -> Bool {
         guard self.appliedSettings != desired else { return false }
         return Self.resettableOnlyByResetAll.contains { name in
-            self.appliedSettings.statements[name] != nil && self.appliedSettings.statements[name] != desired.statements[name]
+            let applied = self.appliedSettings.statements[name]
+            return applied != nil && applied != desired.statements[name]
         }
     }
 

@@ -203,7 +203,9 @@ public enum SessionCommand: Equatable, Sendable {
     /// Where the text mentions session-level advisory locks (pg_advisory_lock, pg_try_advisory_lock and
     /// their _shared forms; the _xact_ forms do not contain "advisory_lock"), and where `set_config` starts.
     /// Both are found from the underscores in the text, so the usual statement costs one vectorised scan.
-    private static func underscoredMentions(_ text: UnsafeRawBufferPointer) -> (sessionAdvisoryLock: Bool, setConfig: [Int]) {
+    private static func underscoredMentions(
+        _ text: UnsafeRawBufferPointer
+    ) -> (sessionAdvisoryLock: Bool, setConfig: [Int]) {
         let advisory = Self.advisory, lock = Self.lock, set = Self.setWord, config = Self.configWord
         var sessionAdvisoryLock = false
         var setConfig: [Int] = []
@@ -212,7 +214,8 @@ public enum SessionCommand: Equatable, Sendable {
         while offset < text.count, let hit = memchr(text.baseAddress! + offset, Int32(UInt8(ascii: "_")), text.count - offset) {
             let index = hit - UnsafeMutableRawPointer(mutating: text.baseAddress!)
             offset = index + 1
-            if !sessionAdvisoryLock, Self.matches(advisory, before: index, in: text), Self.matches(lock, after: index, in: text) {
+            if !sessionAdvisoryLock, Self.matches(advisory, before: index, in: text),
+               Self.matches(lock, after: index, in: text) {
                 sessionAdvisoryLock = true
             }
             if Self.matches(set, before: index, in: text), Self.matches(config, after: index, in: text),
@@ -257,7 +260,9 @@ public enum SessionCommand: Equatable, Sendable {
     /// The content of a plain string constant ('...', quotes doubled, no backslash: its meaning would then
     /// depend on standard_conforming_strings), consumed; nil for anything else.
     private static func plainLiteral(_ tokenizer: inout SQLTokenizer, in text: UnsafeRawBufferPointer) -> String? {
-        guard let (token, start) = tokenizer.next(), token == .string, text[start] == UInt8(ascii: "'") else { return nil }
+        guard let (token, start) = tokenizer.next(), token == .string, text[start] == UInt8(ascii: "'") else {
+            return nil
+        }
         let end = tokenizer.position
         guard end - start >= 2, text[end - 1] == UInt8(ascii: "'") else { return nil }
         let content = UnsafeRawBufferPointer(rebasing: text[(start + 1)..<(end - 1)])

@@ -377,10 +377,17 @@ def test_show_servers_under_load_shows_published_state(proxy, pg):
                         if state != "connecting":
                             assert pid is not None and int(pid) > 0, (service, state, pid)
                         states.add(state)
-            pids = {str(p) for (p,) in pg.super_exec(
-                "SELECT pid FROM pg_stat_activity WHERE usename = 'heal7_app' AND backend_type = 'client backend'")}
-            rows = px.admin_rows("SHOW SERVERS")
-            assert rows and all(r["backend_pid"] in pids for r in rows if r["state"] in ("idle", "active")), (rows, pids)
+            # Every PID SHOW SERVERS names is a live backend of the service's role (read both again for a while:
+            # under load pg_stat_activity can lag behind a new connection).
+            for _ in range(20):
+                rows = [r for r in px.admin_rows("SHOW SERVERS") if r["state"] in ("idle", "active")]
+                pids = {str(p) for (p,) in pg.super_exec(
+                    "SELECT pid FROM pg_stat_activity WHERE usename = 'heal7_app' AND backend_type = 'client backend'")}
+                if rows and all(r["backend_pid"] in pids for r in rows):
+                    break
+                time.sleep(0.1)
+            else:
+                raise AssertionError(f"SHOW SERVERS names backends that do not exist: {rows}, live: {pids}")
             return states
         finally:
             stop.set()
