@@ -13,6 +13,12 @@ final class CancelRegistry: @unchecked Sendable {
         BackendKey(processID: Int32.random(in: 1...Int32.max), secretKey: Int32.random(in: Int32.min...Int32.max))
     }
 
+    /// A key with a given process ID (session pooling: the real one of the server connection the client keeps)
+    /// and a random secret of the proxy's own, so the server's secret never leaves the proxy.
+    func makeKey(processID: Int32) -> BackendKey {
+        BackendKey(processID: processID, secretKey: Int32.random(in: Int32.min...Int32.max))
+    }
+
     func register(_ client: ClientConnectionHandler) {
         self.lock.withLock { self.clients[client.proxyKey] = client }
     }
@@ -24,12 +30,15 @@ final class CancelRegistry: @unchecked Sendable {
     }
 
     /// Forwards a cancel for `key` to the server connection serving that client, if any. Unknown keys are
-    /// ignored silently, as PostgreSQL does.
+    /// ignored silently, as PostgreSQL does. The server connection stays out of the pool until the server has
+    /// handled the cancel (it closes the cancel connection after signalling the backend), so a statement that
+    /// ends meanwhile cannot hand the cancel to the next client of that connection.
     func cancel(_ key: BackendKey, runtime: ProxyRuntime) {
         guard let client = self.lock.withLock({ self.clients[key] }) else { return }
         client.eventLoop.execute {
             guard let server = client.server, let serverKey = server.backendKey else { return }
-            CancelRequestSender.send(serverKey, to: server.host, on: client.eventLoop)
+            server.cancelStarted()
+            CancelRequestSender.send(serverKey, to: server.host, on: server.eventLoop) { server.cancelFinished() }
         }
     }
 }

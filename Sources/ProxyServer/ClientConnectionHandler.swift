@@ -24,7 +24,8 @@ final class ClientConnectionHandler: RelaySocketDelegate, @unchecked Sendable { 
 
     enum Phase {
         case startup(ClientStartupStateMachine)
-        /// Authenticated; waiting for a first server connection to learn the server's parameters.
+        /// Authenticated; waiting for a server connection: the first one of the service (to learn the server's
+        /// parameters), or in session pooling the one the client keeps (its BackendKeyData is the client's).
         case awaitingParameters
         case ready
         case admin(AdminConsole)
@@ -84,6 +85,17 @@ final class ClientConnectionHandler: RelaySocketDelegate, @unchecked Sendable { 
     private var preparedStatements: [String: ClientPreparedStatement] = [:]
     /// The client's last unnamed Parse as sent, and whether the server connection it has now holds it.
     private var unnamedStatement: ByteBuffer?
+    /// The session commands of `unnamedStatement`, applied again wherever it is parsed again.
+    private var unnamedStatementEffects: [SessionCommand] = []
+    /// Set by the session path for an unnamed Parse that goes on as sent (the relay then remembers it).
+    private var pendingUnnamedEffects: [SessionCommand] = []
+    /// The client has LISTENed (transaction pooling): the service's NotificationHub knows it.
+    private var listensForNotifications = false
+    /// LISTENs whose channel the listener connection has not confirmed yet: until then, what the server sends the
+    /// client (the LISTEN's answer among it) is gathered but not flushed.
+    private var listenConfirmationsPending = 0
+    /// Notifications that came while the client was inside a transaction: delivered when it ends.
+    private var pendingNotifications: [ByteBuffer] = []
     private var unnamedStatementOnServer = false
     /// Parse and Close messages sent since the last sync point: ordinals for the response filter.
     private var parsesSinceSync = 0
@@ -323,7 +335,7 @@ final class ClientConnectionHandler: RelaySocketDelegate, @unchecked Sendable { 
         writer.writeAuthenticationOk()
         self.socket.write(writer.buffer)
         self.runtime.logger.debug("client logged in", metadata: ["client": "\(self.remoteAddress)", "user": "\(self.user)", "service": "\(service.name)"])
-        if service.serverParameters != nil {
+        if service.serverParameters != nil, self.poolMode == .transaction {
             self.finishStartup()
         } else {
             self.phase = .awaitingParameters
@@ -331,13 +343,15 @@ final class ClientConnectionHandler: RelaySocketDelegate, @unchecked Sendable { 
         }
     }
 
-    /// ParameterStatus, BackendKeyData, ReadyForQuery: the client may now send queries.
-    private func finishStartup() {
+    /// ParameterStatus, BackendKeyData, ReadyForQuery: the client may now send queries. `kept` is the server
+    /// connection a session-pooling client keeps: the client gets its parameters and its real process ID (with
+    /// a secret of the proxy's own, which the cancel registry maps to this client and so to that connection).
+    private func finishStartup(keeping kept: ServerConnection? = nil) {
         guard let service else { return }
         self.loginTimeout?.cancel()
         self.loginTimeout = nil
         var writer = MessageWriter(buffer: self.allocator.buffer(capacity: 512))
-        let serverParameters = service.serverParameters ?? []
+        let serverParameters = kept?.parameters ?? service.serverParameters ?? []
         let clientValues = SessionSettings.startupValues(self.startupMessage.parameters)
         var reported: [String: String] = [:]
         for parameter in serverParameters {
@@ -347,13 +361,19 @@ final class ClientConnectionHandler: RelaySocketDelegate, @unchecked Sendable { 
             var value = parameter.value
             if let own = clientValues[parameter.name.lowercased()],
                SessionSettings.loosely(own) != SessionSettings.loosely(parameter.value) {
-                value = own
+                // The encoding in the server's spelling (`eucjp` -> EUC_JP), as the server reports it once applied.
+                value = parameter.name.lowercased() == "client_encoding" ? EncodingNames.canonical(own) ?? own : own
             }
             writer.writeParameterStatus(name: parameter.name, value: value)
         }
         self.startupSettings = service.canonicalSettings(
             SessionSettings(startupParameters: self.startupMessage.parameters, serverReported: reported))
         self.desiredSettings = self.startupSettings
+        if let kept, let serverKey = kept.backendKey {
+            self.proxyKey = self.runtime.cancelRegistry.makeKey(processID: serverKey.processID)
+            // The client's startup settings go first, ahead of anything it sends.
+            self.prepareLease(on: kept)
+        }
         writer.writeBackendKeyData(self.proxyKey)
         writer.writeReadyForQuery(.idle)
         self.runtime.cancelRegistry.register(self)
@@ -424,7 +444,9 @@ final class ClientConnectionHandler: RelaySocketDelegate, @unchecked Sendable { 
                 if id == FrontendMessageID.parse, handling != .replaced { self.parsesSinceSync += 1 }
                 if id == FrontendMessageID.parse, self.poolMode == .transaction, handling != .replaced,
                    buffer.getInteger(at: frame.payloadStart, as: UInt8.self) == 0 {
-                    self.remember(unnamed: replacement ?? buffer.getSlice(at: frame.start, length: frame.totalLength)!)
+                    self.remember(unnamed: replacement ?? buffer.getSlice(at: frame.start, length: frame.totalLength)!,
+                                  effects: self.pendingUnnamedEffects)
+                    self.pendingUnnamedEffects = []
                 }
             case FrontendMessageID.bind, FrontendMessageID.describe, FrontendMessageID.close:
                 if self.poolMode == .transaction {
@@ -490,7 +512,7 @@ final class ClientConnectionHandler: RelaySocketDelegate, @unchecked Sendable { 
         guard self.server === server, let replay = self.replay, !replay.retriedStalePlan,
               self.tracker.pendingSyncPoints == 1, let service else { return false }
         server.swallow(replies)
-        server.statements.removeAll()
+        server.session.statements.removeAll()
         server.writeOwnQuery("DEALLOCATE ALL")
         server.restartLease()
         self.restore(replay)
@@ -645,26 +667,45 @@ final class ClientConnectionHandler: RelaySocketDelegate, @unchecked Sendable { 
         guard let server = self.server else { return .waitForServer }
 
         var newText: [UInt8]?
+        var effects: [SessionCommand] = []
+        let view = buffer.readableBytesView[text]
+        let significant = view.lastIndex(where: { $0 != UInt8(ascii: ";") && $0 > 0x20 }).map { view[..<$0] }
+            ?? view[...]
+        let singleStatement = commands.count == 1 && !significant.contains(UInt8(ascii: ";"))
+        let listens = commands.contains { if case .listen = $0 { true } else { false } }
         if case .sessionOnly(let what)? = commands.first(where: { if case .sessionOnly = $0 { true } else { false } }) {
             newText = Array(Self.refusal(what, service: service.name).utf8)
+        } else if case .executeReserved(let name)? = commands.first(where: {
+            if case .executeReserved = $0 { true } else { false }
+        }) {
+            let message = "prepared statement \"\(name)\" does not exist"
+            newText = Array(Self.raising("invalid_sql_statement_name", message).utf8)
+        } else if listens, !singleStatement {
+            newText = Array(Self.refusal("LISTEN among several statements in one query", service: service.name).utf8)
+        } else if named {
+            // A named statement changes the session where and when it is bound (maybe on another server
+            // connection, maybe several times), not where it is parsed.
+            effects = commands
+            if listens { newText = Self.listenStandIn }
         } else {
-            let view = buffer.readableBytesView[text]
-            let significant = view.lastIndex(where: { $0 != UInt8(ascii: ";") && $0 > 0x20 }).map { view[..<$0] } ?? view[...]
-            let singleStatement = commands.count == 1 && !significant.contains(UInt8(ascii: ";"))
             for command in commands {
                 if let replacement = self.apply(command, on: server, singleStatement: singleStatement) { newText = replacement }
             }
+            if frame.id == FrontendMessageID.parse { effects = commands }
         }
         if newText == nil, let rewriter = service.activeRewriter { newText = self.rewritten(text, in: buffer, with: rewriter) }
 
         guard named else {
-            guard let newText else { return .passed }
+            guard let newText else {
+                if frame.id == FrontendMessageID.parse { self.pendingUnnamedEffects = effects }
+                return .passed
+            }
             let replacement = self.replacing(text, of: frame, in: buffer, with: newText)
             self.emit(buffer, from: runStart, to: frame.start)
             self.emitOwned(replacement)
             runStart = frame.start + frame.totalLength
             if frame.id == FrontendMessageID.parse {
-                self.remember(unnamed: replacement)
+                self.remember(unnamed: replacement, effects: effects)
                 self.parsesSinceSync += 1
             }
             return .replaced
@@ -679,26 +720,29 @@ final class ClientConnectionHandler: RelaySocketDelegate, @unchecked Sendable { 
             // PostgreSQL refuses a second Parse of a name in use (42P05, naming it). Let the server say exactly
             // that: a placeholder under the client's name first (its ParseComplete dropped), then the Parse.
             // The placeholder is deallocated before the connection serves another client.
+            // The client's name is escaped if it could be mistaken for one of the proxy's.
+            let serverName = ProxyStatementName.escapedClientName(name)
             server.filter.expect(
                 .parse(statement: ClientPreparedStatement.placeholder, clientName: nil, ordinal: self.parsesSinceSync),
                 clientPendingSyncPoints: pending
             )
-            server.write(self.parseMessage(named: name, body: Array("SELECT 1".utf8) + [0, 0, 0]))
-            server.write(self.parseMessage(named: name, body: body))
-            server.clientNamesToDeallocate.append(name)
+            server.write(self.parseMessage(named: serverName, body: Array("SELECT 1".utf8) + [0, 0, 0]))
+            server.write(self.parseMessage(named: serverName, body: body))
+            server.session.leftStandIn(named: serverName)
             self.parsesSinceSync += 2
             return .replaced
         }
         let number = service.statementCatalog.number(for: body)
         let parse = self.parseMessage(named: PreparedStatementCatalog.serverName(number), body: body)
-        self.preparedStatements[name] = ClientPreparedStatement(number: number, parse: parse)
-        if server.statements.contains(number) {
-            server.statements.use(number)
+        self.preparedStatements[name] = ClientPreparedStatement(number: number, parse: parse, effects: effects)
+        if server.session.statements.contains(number) {
+            server.session.statements.use(number)
             server.filter.expect(.parseAnsweredByClose(clientName: name, ordinal: self.closesSinceSync), clientPendingSyncPoints: pending)
             server.write(Self.closeAbsentStatement)
             self.closesSinceSync += 1
         } else {
-            server.statements.use(number)
+            self.closeIfUncertain(number, on: server)
+            server.session.statements.use(number)
             server.filter.expect(.parse(statement: number, clientName: name, ordinal: self.parsesSinceSync), clientPendingSyncPoints: pending)
             server.write(parse)
             self.parsesSinceSync += 1
@@ -785,25 +829,37 @@ final class ClientConnectionHandler: RelaySocketDelegate, @unchecked Sendable { 
             runStart = end
             return .replaced
         }
-        // Unknown to us: the server answers 26000 naming the client's statement, as PostgreSQL would.
-        guard let statement = self.preparedStatements[name] else { return .notMine }
-        guard let server = self.server else { return .waitForServer }
-        self.emit(buffer, from: runStart, to: frame.start)
-        self.ensurePrepared(statement, on: server)
+        let serverName: String
+        if let statement = self.preparedStatements[name] {
+            guard let server = self.server else { return .waitForServer }
+            self.emit(buffer, from: runStart, to: frame.start)
+            self.ensurePrepared(statement, on: server)
+            if frame.id == FrontendMessageID.bind, !statement.effects.isEmpty {
+                for command in statement.effects { _ = self.apply(command, on: server, singleStatement: false) }
+            }
+            serverName = PreparedStatementCatalog.serverName(statement.number)
+        } else {
+            // Unknown to us: the server answers 26000 naming the client's statement, as PostgreSQL would;
+            // under its escaped name when it could be mistaken for one of the proxy's.
+            let escaped = ProxyStatementName.escapedClientName(name)
+            guard escaped != name else { return .notMine }
+            self.emit(buffer, from: runStart, to: frame.start)
+            serverName = escaped
+        }
         var writer = MessageWriter(buffer: self.allocator.buffer(capacity: frame.totalLength + 16))
         writer.writeMessage(frame.id) { out in
             out.writeImmutableBuffer(buffer.getSlice(at: frame.payloadStart, length: nameStart - frame.payloadStart)!)
-            out.writeString(PreparedStatementCatalog.serverName(statement.number))
+            out.writeString(serverName)
             out.writeImmutableBuffer(buffer.getSlice(at: nameEnd, length: end - nameEnd)!)
         }
-        server.write(writer.buffer)
-        self.serverNeedsFlush = true
+        self.emitOwned(writer.buffer)
         runStart = end
         return .replaced
     }
 
     /// Copied into storage of our own, reused from Parse to Parse: a slice would pin the read buffer.
-    private func remember(unnamed parse: ByteBuffer) {
+    private func remember(unnamed parse: ByteBuffer, effects: [SessionCommand] = []) {
+        self.unnamedStatementEffects = effects
         if self.unnamedStatement == nil {
             self.unnamedStatement = self.allocator.buffer(capacity: max(256, parse.readableBytes))
         }
@@ -830,65 +886,93 @@ final class ClientConnectionHandler: RelaySocketDelegate, @unchecked Sendable { 
         self.serverNeedsFlush = true
         self.parsesSinceSync += 1
         self.unnamedStatementOnServer = true
+        // Its session commands run where it is parsed again.
+        for command in self.unnamedStatementEffects { _ = self.apply(command, on: server, singleStatement: false) }
         return .passed
     }
 
     /// Re-creates the client's statement on `server` unless it is there; the server's ParseComplete for
     /// it is dropped, an error passes (in place of the one the client's message would have got).
     private func ensurePrepared(_ statement: ClientPreparedStatement, on server: ServerConnection) {
-        if server.statements.contains(statement.number) {
-            server.statements.use(statement.number)
+        if server.session.statements.contains(statement.number) {
+            server.session.statements.use(statement.number)
             return
         }
+        self.closeIfUncertain(statement.number, on: server)
         server.filter.expect(
             .parse(statement: statement.number, clientName: nil, ordinal: self.parsesSinceSync),
             clientPendingSyncPoints: self.tracker.pendingSyncPoints
         )
-        server.statements.use(statement.number)
+        server.session.statements.use(statement.number)
         server.write(statement.parse)
         self.parsesSinceSync += 1
     }
 
+    /// A deallocation may or may not have removed the proxy's statement `number` from `server`: a Close goes
+    /// before the Parse that re-creates it, so the Parse is right either way (its CloseComplete is dropped).
+    private func closeIfUncertain(_ number: Int, on server: ServerConnection) {
+        guard server.session.statements.needsCloseBeforeParse(number) else { return }
+        server.filter.expect(.ownClose(ordinal: self.closesSinceSync),
+                             clientPendingSyncPoints: self.tracker.pendingSyncPoints)
+        var writer = MessageWriter(buffer: self.allocator.buffer(capacity: 16))
+        writer.writeMessage(FrontendMessageID.close) { out in
+            out.writeInteger(UInt8(ascii: "S"))
+            out.writeString(PreparedStatementCatalog.serverName(number))
+            out.writeInteger(UInt8(0))
+        }
+        server.write(writer.buffer)
+        self.closesSinceSync += 1
+    }
+
+    /// A client's LISTEN as the shared server connection gets it: a LISTEN of a channel nobody uses, so the
+    /// answer (tag, errors, an aborted transaction) is PostgreSQL's own; the service's listener connection does
+    /// the real listening, and the shared connection gets `UNLISTEN *` at its next lease.
+    static let listenStandIn = Array(("LISTEN " + SQLQuoting.identifier(ServerSessionState.listenStandInChannel)).utf8)
+
     /// Updates what the client's session holds and what `server` holds for one session command; returns
     /// the text to send instead of the client's when the statement needs translating.
     private func apply(_ command: SessionCommand, on server: ServerConnection, singleStatement: Bool) -> [UInt8]? {
+        self.desiredSettings.apply(command, startup: self.startupSettings)
         switch command {
-        case .set(let name, let statement):
-            self.desiredSettings.set(name, statement: statement)
-            server.appliedSettings.set(name, statement: statement)
-        case .reset(let name):
-            if let startup = self.startupSettings.statements[name] {
-                self.desiredSettings.set(name, statement: startup)
-            } else {
-                self.desiredSettings.remove(name)
+        case .listen(let channel):
+            self.listensForNotifications = true
+            // The LISTEN's reply reaches the client once the listener connection listens (see `flushToClient`).
+            self.listenConfirmationsPending += 1
+            self.service?.notifications.listen(self, to: channel) { [self] in
+                self.eventLoop.execute { self.listenConfirmed() }
             }
-            server.appliedSettings.remove(name)
-        case .resetAll:
-            self.desiredSettings = self.startupSettings
-            server.appliedSettings = SessionSettings()
-        case .deallocateAll:
-            self.preparedStatements.removeAll()
-            if self.tracker.status != .failed { server.statements.removeAll() }
-        case .discardAll:
-            self.preparedStatements.removeAll()
-            self.desiredSettings = self.startupSettings
-            if self.tracker.status == .idle {
-                server.statements.removeAll()
-                server.appliedSettings = SessionSettings()
+            server.session.sent(command)
+            return Self.listenStandIn
+        case .unlisten(let channel):
+            if self.listensForNotifications { self.service?.notifications.unlisten(self, from: channel) }
+        case .unlistenAll:
+            if self.listensForNotifications { self.service?.notifications.unlistenAll(self) }
+        case .deallocateAll, .discardAll:
+            if case .discardAll = command, self.listensForNotifications {
+                self.service?.notifications.unlistenAll(self)
             }
+            self.preparedStatements.removeAll()
         case .deallocate(let name):
-            guard singleStatement, let statement = self.preparedStatements.removeValue(forKey: name) else { return nil }
-            let willRun = self.tracker.status != .failed
-            if server.statements.contains(statement.number) {
-                if willRun { server.statements.remove(statement.number) }
-                return Array("DEALLOCATE \(PreparedStatementCatalog.serverName(statement.number))".utf8)
+            guard let statement = self.preparedStatements.removeValue(forKey: name) else {
+                // Not the client's: it must not reach one of the proxy's statements.
+                let escaped = ProxyStatementName.escapedClientName(name)
+                guard escaped != name else { break }
+                guard singleStatement else { server.session.sent(command); return nil }
+                return Array("DEALLOCATE \(SQLQuoting.identifier(escaped))".utf8)
+            }
+            guard singleStatement else { break }
+            let serverName = PreparedStatementCatalog.serverName(statement.number)
+            if server.session.statements.contains(statement.number) {
+                server.session.sent(.deallocate(name: serverName))
+                return Array("DEALLOCATE \(serverName)".utf8)
             }
             // Not on this server connection: deallocate what is, so the tag and errors are the server's own.
-            if willRun { server.statements.removeAll() }
+            server.session.sent(.deallocateAll)
             return Array("DEALLOCATE ALL".utf8)
-        case .sessionOnly:
+        default:
             break
         }
+        server.session.sent(command)
         return nil
     }
 
@@ -898,24 +982,13 @@ final class ClientConnectionHandler: RelaySocketDelegate, @unchecked Sendable { 
         self.preparedStatements[name] = nil
     }
 
-    /// Before the client's first message on a newly lent server connection: deallocate what its cache
-    /// evicts, and bring its session settings to the client's.
+    /// Before the client's first message on a newly lent server connection: what the connection's session
+    /// state says must run first (deallocations, a reset after a change the proxy cannot follow, the client's
+    /// settings), as queries of the proxy's own.
     private func prepareLease(on server: ServerConnection) {
-        for name in server.clientNamesToDeallocate {
-            server.writeOwnQuery("DEALLOCATE " + SQLQuoting.identifier(name))
+        for statement in server.session.leasePlan(for: self.desiredSettings) {
+            server.writeOwnQuery(statement)
             self.serverNeedsFlush = true
-        }
-        server.clientNamesToDeallocate.removeAll()
-        for victim in server.statements.evictOverflow() {
-            server.writeOwnQuery("DEALLOCATE " + PreparedStatementCatalog.serverName(victim))
-            self.serverNeedsFlush = true
-        }
-        if server.appliedSettings != self.desiredSettings {
-            for statement in self.desiredSettings.statements(from: server.appliedSettings) {
-                server.writeOwnQuery(statement)
-                self.serverNeedsFlush = true
-            }
-            server.appliedSettings = self.desiredSettings
         }
     }
 
@@ -953,7 +1026,13 @@ final class ClientConnectionHandler: RelaySocketDelegate, @unchecked Sendable { 
     /// would have run, and an open transaction block fails as it would have.
     static func refusal(_ what: String, service: String) -> String {
         let message = "\(what) is not supported in transaction pooling mode: service \"\(service)\" shares server connections between clients (use pool_mode: session for this)"
-        return "DO $schemaproxy$BEGIN RAISE EXCEPTION USING ERRCODE = 'feature_not_supported', MESSAGE = \(SQLQuoting.literal(message)); END$schemaproxy$"
+        return Self.raising("feature_not_supported", message)
+    }
+
+    /// A statement that makes the server raise `condition` (a PL/pgSQL condition name) with `message`.
+    static func raising(_ condition: String, _ message: String) -> String {
+        "DO $schemaproxy$BEGIN RAISE EXCEPTION USING ERRCODE = '\(condition)', "
+            + "MESSAGE = \(SQLQuoting.literal(message)); END$schemaproxy$"
     }
 
     /// Sends client bytes [start, end) of `buffer` to the server, or keeps them until one is lent.
@@ -1005,9 +1084,23 @@ final class ClientConnectionHandler: RelaySocketDelegate, @unchecked Sendable { 
             self.waitStarted = nil
         }
         if case .awaitingParameters = self.phase {
-            service.serverParameters = server.parameters
-            service.pool.release(server, reusable: true)
-            return self.finishStartup()
+            if service.serverParameters == nil || self.poolMode == .transaction {
+                service.serverParameters = server.parameters
+            }
+            guard self.poolMode == .session else {
+                service.pool.release(server, reusable: true)
+                return self.finishStartup()
+            }
+            server.lease(to: self)
+            self.server = server
+            if !self.socket.isWritable { server.setReading(false) }
+            self.finishStartup(keeping: server)
+            self.setPublicState(.active)
+            if self.serverNeedsFlush, let server = self.server {
+                self.serverNeedsFlush = false
+                server.flush()
+            }
+            return
         }
         server.lease(to: self)
         self.server = server
@@ -1101,7 +1194,7 @@ final class ClientConnectionHandler: RelaySocketDelegate, @unchecked Sendable { 
         self.socket.write(buffer)
         if self.releaseAfterRelay {
             self.releaseAfterRelay = false
-            self.socket.flush()
+            if self.listenConfirmationsPending == 0 { self.socket.flush() }
             self.releaseServer()
         } else if !self.socket.isWritable {
             self.server?.setReading(false)
@@ -1110,7 +1203,13 @@ final class ClientConnectionHandler: RelaySocketDelegate, @unchecked Sendable { 
 
     @inline(__always)
     func flushToClient() {
+        guard self.listenConfirmationsPending == 0 else { return }
         self.socket.flush()
+    }
+
+    private func listenConfirmed() {
+        self.listenConfirmationsPending = max(0, self.listenConfirmationsPending - 1)
+        if self.listenConfirmationsPending == 0 { self.socket.flush() }
     }
 
     /// Sends `buffer`, after whatever was written before it, now.
@@ -1128,6 +1227,21 @@ final class ClientConnectionHandler: RelaySocketDelegate, @unchecked Sendable { 
         self.updateReading()
         server.detach()
         service.pool.release(server, reusable: true)
+        if !self.pendingNotifications.isEmpty { self.deliverPendingNotifications() }
+    }
+
+    /// A notification on a channel the client listens on (transaction pooling): at once when the client is
+    /// between transactions, else when its transaction ends, as PostgreSQL delivers them.
+    func deliverNotification(_ message: ByteBuffer) {
+        guard case .ready = self.phase, self.listensForNotifications else { return }
+        self.pendingNotifications.append(message)
+        if self.server == nil, !self.waitingForServer { self.deliverPendingNotifications() }
+    }
+
+    private func deliverPendingNotifications() {
+        for message in self.pendingNotifications { self.socket.write(message) }
+        self.pendingNotifications.removeAll()
+        if self.listenConfirmationsPending == 0 { self.socket.flush() }
     }
 
     /// The server connection lent to us died.
@@ -1221,6 +1335,7 @@ final class ClientConnectionHandler: RelaySocketDelegate, @unchecked Sendable { 
         }
         guard let service else { return }
         service.clientDetached(self)
+        if self.listensForNotifications { service.notifications.unlistenAll(self) }
         if self.waitingForServer {
             self.waitingForServer = false
             service.pool.cancelWaiter(self)
@@ -1280,6 +1395,8 @@ struct RepeatedStatement {
 struct ClientPreparedStatement {
     var number: Int
     var parse: ByteBuffer
+    /// Its session commands: they take effect where and whenever it is bound.
+    var effects: [SessionCommand] = []
 
     /// Stand for the unnamed statement and for a placeholder under a client's name in the response filter's
     /// bookkeeping (catalog numbers start at 1).

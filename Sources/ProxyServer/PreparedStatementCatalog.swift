@@ -1,4 +1,5 @@
 import NIOConcurrencyHelpers
+import ProxySession
 
 /// Gives every distinct prepared statement of a service (its text after schema rewriting, plus its
 /// parameter types) one proxy-side number, shared by all clients: a statement that fifty clients prepare
@@ -37,8 +38,8 @@ final class PreparedStatementCatalog: @unchecked Sendable {
         self.lock.withLock { self.verified.contains(number) }
     }
 
-    static func serverName(_ number: Int) -> String { "__sp_\(number)" }
+    static func serverName(_ number: Int) -> String { ProxyStatementName.serverName(number) }
 
-    /// A statement name no client statement ever gets: closing it is a no-op that still answers CloseComplete.
-    static let absentName = "__sp_0"
+    /// A statement name no statement ever gets: closing it is a no-op that still answers CloseComplete.
+    static let absentName = ProxyStatementName.absentName
 }

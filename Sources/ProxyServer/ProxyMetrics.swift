@@ -111,7 +111,7 @@ final class ServiceMetrics: Sendable {
             ($0, registry.makeGauge(descriptor: clientHelp, labels: labels + [("state", $0)]))
         })
         let serverHelp = ProxyMetrics.descriptor("server_connections", help: "Server connections by state.")
-        self.servers = Dictionary(uniqueKeysWithValues: ["active", "idle", "connecting"].map {
+        self.servers = Dictionary(uniqueKeysWithValues: ["active", "idle", "connecting", "listening"].map {
             ($0, registry.makeGauge(descriptor: serverHelp, labels: labels + [("state", $0)]))
         })
     }

@@ -5,6 +5,7 @@ import PostgresWire
 import ProxyConfig
 import ProxySession
 import SchemaRouting
+import Synchronization
 
 /// One connection to a PostgreSQL server, owned by a service's pool. It logs in (driving
 /// `ServerStartupStateMachine`), then relays what the server sends to the client it is lent to, following
@@ -21,6 +22,8 @@ final class ServerConnection: RelaySocketDelegate, @unchecked Sendable {  // use
         case resetting(pendingReady: Int)
         /// Running `check(query:timeout:)`: the answer is read here, never relayed.
         case checking(ServerCheck)
+        /// The service's listener connection (LISTEN/NOTIFY under transaction pooling): notifications go to the hub.
+        case listening(NotificationHub)
         case closed
     }
 
@@ -30,7 +33,9 @@ final class ServerConnection: RelaySocketDelegate, @unchecked Sendable {  // use
     let eventLoop: RelayLoop
     let loopIndex: Int
 
-    private var phase: Phase = .connecting
+    private var phase: Phase = .connecting {
+        didSet { self.publishedState.store(Self.publicState(of: self.phase).rawValue, ordering: .relaxed) }
+    }
     /// The server's socket, once connected; it owns this connection while the loop has it registered.
     private var socket: RelaySocket<ServerConnection>?
     private static let allocator = ByteBufferAllocator()
@@ -40,18 +45,19 @@ final class ServerConnection: RelaySocketDelegate, @unchecked Sendable {  // use
     private var scanner = BackendStreamScanner()
     private var resetEndedIdle = true
     private(set) var parameters: [ServerParameter] = []
-    private(set) var backendKey: BackendKey?
     /// The connect in progress (until `attach`): cancelled when the connection is closed before it completes.
     var connector: Connector?
+    /// The server's BackendKeyData, published for other threads (the admin console): 0 until startup is done.
+    private let publishedBackendKey = Atomic<UInt64>(0)
+    /// The phase as other threads may read it (`stateDescription`), updated at every transition.
+    private let publishedState = Atomic<UInt8>(PublicState.connecting.rawValue)
 
     /// What of the server's replies reaches the client while the proxy has messages of its own in flight.
     var filter = ResponseFilter()
-    /// The proxy's prepared statements this connection holds (transaction pooling).
-    var statements: ServerStatementCache
-    /// Settings applied on top of this connection's startup values for the client it last served.
-    var appliedSettings = SessionSettings()
-    /// Statements under a client's own name left here (see the duplicate Parse): deallocated at the next lease.
-    var clientNamesToDeallocate: [String] = []
+    /// The settings and prepared statements of the proxy's this connection holds (transaction pooling).
+    var session: ServerSessionState
+    /// Cancels in flight to this connection's backend, and a release waiting for them.
+    private var cancelHold = CancelHold()
     /// Since the lease, the server has sent nothing but replies that precede results (ParseComplete,
     /// BindComplete, descriptions...): they are held back, so that if a "terminating connection" follows,
     /// the client's messages can go to another server connection as if nothing happened.
@@ -84,7 +90,7 @@ final class ServerConnection: RelaySocketDelegate, @unchecked Sendable {  // use
             login: .init(user: backend.user, password: backend.password, database: backend.database, parameters: parameters)
         )
         self.startupPromise = eventLoop.makePromise(of: Void.self)
-        self.statements = ServerStatementCache(capacity: service.settings.maxPreparedStatements)
+        self.session = ServerSessionState(statementCapacity: service.settings.maxPreparedStatements)
     }
 
     var startupFuture: EventLoopFuture<Void> { self.startupPromise.futureResult }
@@ -98,15 +104,34 @@ final class ServerConnection: RelaySocketDelegate, @unchecked Sendable {  // use
         self.parameters.last(where: { $0.name == name })?.value
     }
 
-    var stateDescription: String {
-        switch self.phase {
-        case .connecting, .startup: return "connecting"
-        case .idle: return "idle"
-        case .leased: return "active"
-        case .resetting: return "resetting"
-        case .checking: return "checking"
-        case .closed: return "closed"
+    /// What `SHOW SERVERS` shows: read on any thread.
+    enum PublicState: UInt8 {
+        case connecting, idle, active, resetting, checking, listening, closed
+    }
+
+    private static func publicState(of phase: Phase) -> PublicState {
+        switch phase {
+        case .connecting, .startup: return .connecting
+        case .idle: return .idle
+        case .leased: return .active
+        case .resetting: return .resetting
+        case .checking: return .checking
+        case .listening: return .listening
+        case .closed: return .closed
         }
+    }
+
+    /// The connection's state for the admin console; safe on any thread.
+    var stateDescription: String {
+        "\(PublicState(rawValue: self.publishedState.load(ordering: .relaxed)) ?? .closed)"
+    }
+
+    /// The server's BackendKeyData once logged in; safe on any thread.
+    var backendKey: BackendKey? {
+        let packed = self.publishedBackendKey.load(ordering: .acquiring)
+        guard packed != 0 else { return nil }
+        return BackendKey(processID: Int32(bitPattern: UInt32(truncatingIfNeeded: packed >> 32)),
+                          secretKey: Int32(bitPattern: UInt32(truncatingIfNeeded: packed)))
     }
 
     // MARK: Channel events
@@ -157,6 +182,9 @@ final class ServerConnection: RelaySocketDelegate, @unchecked Sendable {  // use
                         if let status { client.serverSentReadyForQuery(status) }
                         self.filter.count(id)
                         self.lastMessageWasError = id == BackendMessageID.errorResponse
+                        // The server reports a setting changed by the client's statement: maybe one the proxy
+                        // does not follow (set_config in a function); reset before the next client.
+                        if id == BackendMessageID.parameterStatus { self.session.markSettingsDirty() }
                     }
                 } catch {
                     return self.fail(reason: "protocol violation from server: \(error)")
@@ -165,6 +193,9 @@ final class ServerConnection: RelaySocketDelegate, @unchecked Sendable {  // use
             }
             do {
                 try self.scanner.relay(buffer, decide: { id, status in
+                    if id == BackendMessageID.parameterStatus, !self.filter.answeringOwnQuery {
+                        self.session.markSettingsDirty()
+                    }
                     let disposition = self.filter.received(id)
                     if disposition != .drop { self.lastMessageWasError = id == BackendMessageID.errorResponse }
                     if let status, disposition != .drop { client.serverSentReadyForQuery(status) }
@@ -195,6 +226,8 @@ final class ServerConnection: RelaySocketDelegate, @unchecked Sendable {  // use
             self.receivedDuringStartup(buffer)
         case .checking(let check):
             self.receivedDuringCheck(buffer, check)
+        case .listening(let hub):
+            self.receivedWhileListening(buffer, hub: hub)
         case .idle:
             // An idle server speaks only to say it is going away (e.g. pg_terminate_backend's FATAL).
             self.close()
@@ -223,6 +256,7 @@ final class ServerConnection: RelaySocketDelegate, @unchecked Sendable {  // use
             check.timer.cancel()
             check.promise.fail(ServerCheckError.closed)
         }
+        if case .listening(let hub) = previous { hub.listenerLost(self) }
         self.service.pool.connectionClosed(self)
     }
 
@@ -264,7 +298,11 @@ final class ServerConnection: RelaySocketDelegate, @unchecked Sendable {  // use
             self.socket?.send(writer.buffer)
         case .ready(let parameters, let backendKey):
             self.parameters = parameters
-            self.backendKey = backendKey
+            if let backendKey {
+                let packed = UInt64(UInt32(bitPattern: backendKey.processID)) << 32
+                    | UInt64(UInt32(bitPattern: backendKey.secretKey))
+                self.publishedBackendKey.store(packed, ordering: .releasing)
+            }
             self.startupBuffer = nil
             self.phase = .idle
             self.startupPromise.succeed(())
@@ -303,7 +341,7 @@ final class ServerConnection: RelaySocketDelegate, @unchecked Sendable {  // use
     private func settleFilterOutcomes(for client: ClientConnectionHandler?) {
         for statement in self.filter.takeConfirmed() where statement > 0 { self.service.statementCatalog.markVerified(statement) }
         for failure in self.filter.takeFailures() {
-            if let statement = failure.statement { self.statements.remove(statement) }
+            if let statement = failure.statement { self.session.statements.remove(statement) }
             if let client, let name = failure.clientName { client.preparedStatementFailed(name, number: failure.statement) }
         }
     }
@@ -314,6 +352,26 @@ final class ServerConnection: RelaySocketDelegate, @unchecked Sendable {  // use
         self.heldPreamble = nil
     }
 
+
+    /// A cancel for this connection's backend is about to be sent (on this loop): until it is done, the
+    /// connection stays out of the pool, so the cancel cannot reach another client's statement.
+    func cancelStarted() {
+        precondition(self.eventLoop.inEventLoop)
+        self.cancelHold.cancelStarted()
+    }
+
+    /// The cancel is done (the server closed the cancel connection, or it failed); a release that waited for
+    /// it happens now.
+    func cancelFinished() {
+        precondition(self.eventLoop.inEventLoop)
+        guard let reusable = self.cancelHold.cancelFinished() else { return }
+        self.service.pool.release(self, reusable: reusable)
+    }
+
+    /// Called by the pool for every release, on this loop: true when it must wait for cancels in flight.
+    func holdsReleaseForCancel(reusable: Bool) -> Bool {
+        self.cancelHold.releaseRequested(reusable: reusable)
+    }
 
     /// The client is done: detach from it; the pool decides what happens next.
     func detach() {
@@ -329,10 +387,7 @@ final class ServerConnection: RelaySocketDelegate, @unchecked Sendable {  // use
             return self.service.pool.release(self, reusable: statements.isEmpty && self.scanner.isAtMessageBoundary)
         }
         self.phase = .resetting(pendingReady: statements.count)
-        if statements.contains("DISCARD ALL") {
-            self.statements.removeAll()
-            self.appliedSettings = SessionSettings()
-        }
+        if statements.contains("DISCARD ALL") { self.session.discarded() }
         var writer = MessageWriter(buffer: Self.allocator.buffer(capacity: 64))
         for statement in statements { writer.writeQuery(statement) }
         socket.send(writer.buffer)
@@ -387,6 +442,60 @@ final class ServerConnection: RelaySocketDelegate, @unchecked Sendable {  // use
     private func fail(reason: String) {
         self.service.logger.warning("closing server connection", metadata: ["service": "\(self.service.name)", "reason": "\(reason)"])
         self.socket?.close()
+    }
+}
+
+// MARK: - Listening
+
+extension ServerConnection {
+    /// Becomes the service's listener connection (it never joins the pool).
+    func startListening(for hub: NotificationHub) {
+        precondition(self.eventLoop.inEventLoop)
+        self.phase = .listening(hub)
+    }
+
+    /// LISTEN / UNLISTEN statements, each its own Query; their answers are read and dropped.
+    func sendListenerQueries(_ statements: [String]) {
+        guard let socket, case .listening = self.phase, !statements.isEmpty else { return }
+        var writer = MessageWriter(buffer: Self.allocator.buffer(capacity: 64))
+        for statement in statements { writer.writeQuery(statement) }
+        socket.send(writer.buffer)
+    }
+
+    private func receivedWhileListening(_ buffer: ByteBuffer, hub: NotificationHub) {
+        // The startup buffer is free once logged in: it gathers partial messages here.
+        if self.startupBuffer == nil {
+            self.startupBuffer = buffer
+        } else {
+            self.startupBuffer!.writeImmutableBuffer(buffer)
+        }
+        while let frame = try? self.startupBuffer!.peekFrame(at: self.startupBuffer!.readerIndex) {
+            let message = self.startupBuffer!.getSlice(at: frame.start, length: frame.totalLength)!
+            var payload = self.startupBuffer!.getSlice(at: frame.payloadStart, length: frame.payloadLength)!
+            self.startupBuffer!.moveReaderIndex(forwardBy: frame.totalLength)
+            switch frame.id {
+            case BackendMessageID.notificationResponse:
+                guard payload.readInteger(as: Int32.self) != nil,
+                      let channel = payload.readNullTerminatedString() else {
+                    continue
+                }
+                hub.received(message, channel: channel)
+            case BackendMessageID.errorResponse:
+                let fields = ErrorFields.decode(from: &payload)
+                self.service.logger.warning("listener connection error", metadata: [
+                    "service": "\(self.service.name)", "error": "\(fields?.message ?? "unreadable")",
+                ])
+            case BackendMessageID.readyForQuery:
+                hub.listenerAnswered()
+            default:
+                break  // CommandComplete, ParameterStatus, notices
+            }
+        }
+        if self.startupBuffer!.readableBytes == 0 {
+            self.startupBuffer = nil
+        } else {
+            self.startupBuffer!.discardReadBytes()
+        }
     }
 }
 

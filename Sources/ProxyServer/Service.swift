@@ -22,6 +22,8 @@ final class Service: @unchecked Sendable {
     let statementCatalog = PreparedStatementCatalog()
     private(set) var pool: ServicePool!
     private(set) var prober: HealthProber!
+    /// LISTEN/NOTIFY for transaction-pooling clients: the listener connection and who listens on what.
+    private(set) var notifications: NotificationHub!
 
     private let lock = NIOLock()
     private var _settings: ServiceSettings
@@ -44,6 +46,7 @@ final class Service: @unchecked Sendable {
         self.logger = logger
         self.pool = ServicePool(service: self, configuration: Self.poolConfiguration(settings), loops: loops, logger: logger)
         self.prober = HealthProber(service: self, settings: settings, eventLoop: loops[0], loopIndex: 0)
+        self.notifications = NotificationHub(service: self, eventLoop: loops[0])
     }
 
     static func poolConfiguration(_ settings: ServiceSettings) -> PoolConfiguration {
@@ -182,6 +185,7 @@ final class Service: @unchecked Sendable {
         self.metrics.servers["active"]?.set(Int64(stats.leased))
         self.metrics.servers["idle"]?.set(Int64(stats.idle))
         self.metrics.servers["connecting"]?.set(Int64(stats.connecting))
+        self.metrics.servers["listening"]?.set(Int64(self.notifications.connection == nil ? 0 : 1))
         var counts = ["active": 0, "waiting": 0, "idle": 0]
         for client in self.connectedClients {
             let state = client.publicState.description

@@ -24,8 +24,13 @@ final class ServicePool: @unchecked Sendable {
 
     var statistics: PoolStatistics { self.lock.withLock { self.state.statistics } }
 
-    /// All server connections, for the admin console.
-    var serverConnections: [ServerConnection] { self.lock.withLock { Array(self.servers.values) } }
+    /// All server connections, for the admin console: the pool's, and the service's listener connection (outside
+    /// the pool's bound).
+    var serverConnections: [ServerConnection] {
+        let pooled = self.lock.withLock { Array(self.servers.values) }
+        guard let listener = self.service.notifications?.connection else { return pooled }
+        return pooled + [listener]
+    }
 
     // MARK: Clients
 
@@ -96,8 +101,13 @@ final class ServicePool: @unchecked Sendable {
         }
     }
 
-    /// A client is done with a server connection. Not reusable means: close it.
+    /// A client is done with a server connection. Not reusable means: close it. A connection with a cancel in
+    /// flight comes back when the cancel is done (see `CancelHold`).
     func release(_ server: ServerConnection, reusable: Bool) {
+        guard server.eventLoop.inEventLoop else {
+            return server.eventLoop.execute { self.release(server, reusable: reusable) }
+        }
+        if server.holdsReleaseForCancel(reusable: reusable) { return }
         let now = MonotonicClock.now()
         let (result, waiter) = self.lock.withLock { () -> (PoolStateMachine.ReleaseResult, ClientConnectionHandler?) in
             let result = self.state.release(server.poolID, reusable: reusable && server.isUsable, now: now)
@@ -202,6 +212,7 @@ final class ServicePool: @unchecked Sendable {
     }
 
     func close() {
+        self.service.notifications?.close()
         let actions = self.lock.withLock { self.state.close() }
         self.run(actions)
     }

@@ -21,6 +21,9 @@ public struct ResponseFilter: Sendable {
         /// A Close of a statement that does not exist, sent instead of the client's Parse of a statement
         /// the server already holds: its CloseComplete is the client's ParseComplete.
         case parseAnsweredByClose(clientName: String, ordinal: Int)
+        /// A Close of one of the proxy's statements sent before its Parse, where a deallocation may or may not
+        /// have removed it: its CloseComplete is dropped.
+        case ownClose(ordinal: Int)
         /// A query of the proxy's own, sent before the client's messages: every reply up to and including
         /// its ReadyForQuery is dropped, except ParameterStatus (the client's own settings, reported back).
         case ownQuery
@@ -55,6 +58,12 @@ public struct ResponseFilter: Sendable {
 
     @usableFromInline
     var hasEntries: Bool { self.head < self.entries.count }
+
+    /// Whether the next message received answers a query of the proxy's own (call before `received(_:)`).
+    public var answeringOwnQuery: Bool {
+        guard self.hasEntries, case .ownQuery = self.entries[self.head].expectation else { return false }
+        return self.entries[self.head].segment == self.receivedSegments
+    }
 
     /// The segment a message sent now belongs to, given how many of the client's sync points are in flight.
     public func segment(clientPendingSyncPoints: Int) -> Int {
@@ -117,9 +126,14 @@ public struct ResponseFilter: Sendable {
             let ordinal = self.closesAnswered
             self.closesAnswered += 1
             guard let index = self.index(inSegment: segment, where: {
-                if case .parseAnsweredByClose(_, ordinal) = $0 { return true } else { return false }
+                switch $0 {
+                case .parseAnsweredByClose(_, ordinal), .ownClose(ordinal): return true
+                default: return false
+                }
             }) else { return .forward }
+            let expectation = self.entries[index].expectation
             self.remove(at: index)
+            if case .ownClose = expectation { return .drop }
             return .translate(to: BackendMessageID.parseComplete)
         case BackendMessageID.readyForQuery:
             while self.hasEntries, self.entries[self.head].segment <= segment {
@@ -128,6 +142,8 @@ public struct ResponseFilter: Sendable {
                     self.failures.append(Failure(statement: statement, clientName: clientName))
                 case .parseAnsweredByClose(let clientName, _):
                     self.failures.append(Failure(statement: nil, clientName: clientName))
+                case .ownClose:
+                    break  // skipped after an error; the Parse after it fails too and says so
                 case .ownQuery:
                     self.ownQueriesOutstanding -= 1  // cannot happen: handled above
                 }

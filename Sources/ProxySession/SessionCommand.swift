@@ -18,6 +18,21 @@ public enum SessionCommand: Equatable, Sendable {
     case discardAll
     /// A feature that needs the same server connection for the whole session (`what` names it).
     case sessionOnly(what: String)
+    /// `LISTEN channel` (the channel as PostgreSQL folds it), `UNLISTEN channel`, `UNLISTEN *`.
+    case listen(channel: String)
+    case unlisten(channel: String)
+    case unlistenAll
+    /// SQL-level `EXECUTE name` of a name in the proxy's namespace (`__sp...`): under transaction pooling no
+    /// client statement has such a name on the server (SQL PREPARE is refused; protocol-level ones are renamed),
+    /// so it can only reach one of the proxy's statements, and is answered as for an unknown statement.
+    case executeReserved(name: String)
+    /// `CREATE [LOCAL|GLOBAL] TEMP[ORARY] ...`: the object lives on the server connection, where the next client
+    /// would see it; the connection gets `DISCARD TEMP` before it is lent again.
+    case createsTemporary
+    /// A statement that may change the session in a way the proxy does not follow (`set_config` with
+    /// arguments other than constants, `DO`, `CALL`): the server connection it runs on is reset before
+    /// another client gets it.
+    case unmodelled(what: String)
 
     /// The session commands in `text` (one or several statements), in order. Cheap when there are none:
     /// one look at the first word and one `memchr` for `;`, plus a search for advisory locks.
@@ -39,8 +54,12 @@ public enum SessionCommand: Equatable, Sendable {
                 start = end + 1
             }
         }
-        if Self.mentionsSessionAdvisoryLock(text) {
+        let mentions = Self.underscoredMentions(text)
+        if mentions.sessionAdvisoryLock {
             commands.append(.sessionOnly(what: "session-level advisory locks (use pg_advisory_xact_lock)"))
+        }
+        for position in mentions.setConfig {
+            if let command = Self.setConfigCall(text, at: position) { commands.append(command) }
         }
         return commands
     }
@@ -58,7 +77,8 @@ public enum SessionCommand: Equatable, Sendable {
     }
 
     /// The statements that start with one of these words are the only ones looked at further.
-    private static let keywords: [[UInt8]] = ["set", "reset", "deallocate", "discard", "listen", "prepare", "declare"]
+    private static let keywords: [[UInt8]] = ["set", "reset", "deallocate", "discard", "listen", "unlisten", "prepare",
+                                              "declare", "do", "call", "execute", "create"]
         .map { Array($0.utf8) }
 
     /// Whether the first word of `range` is one of `keywords`, compared in place (no String is made for
@@ -113,7 +133,27 @@ public enum SessionCommand: Equatable, Sendable {
         case "discard":
             return word(0) == "all" ? .discardAll : nil
         case "listen":
-            return .sessionOnly(what: "LISTEN")
+            guard case .word(let channel, _)? = tokenizer.next()?.token else { return nil }
+            return .listen(channel: channel)
+        case "unlisten":
+            switch tokenizer.next()?.token {
+            case .word(let channel, _)?: return .unlisten(channel: channel)
+            case .symbol(UInt8(ascii: "*"))?: return .unlistenAll
+            default: return nil
+            }
+        case "do":
+            return .unmodelled(what: "DO")
+        case "create":
+            var i = 0
+            if word(0) == "or", word(1) == "replace" { i = 2 }
+            if word(i) == "local" || word(i) == "global" { i += 1 }
+            return word(i) == "temp" || word(i) == "temporary" ? .createsTemporary : nil
+        case "execute":
+            guard case .word(let name, _)? = tokenizer.next()?.token,
+                  ProxyStatementName.escapedClientName(name) != name else { return nil }
+            return .executeReserved(name: name)
+        case "call":
+            return .unmodelled(what: "CALL")
         case "prepare":
             // `PREPARE TRANSACTION 'gid'` is two-phase commit, not a prepared statement.
             return word(0) == "transaction" ? nil : .sessionOnly(what: "SQL-level PREPARE (use protocol-level prepared statements)")
@@ -158,21 +198,75 @@ public enum SessionCommand: Equatable, Sendable {
     }
 
     private static let advisory = Array("advisory".utf8), lock = Array("lock".utf8)
+    private static let setWord = Array("set".utf8), configWord = Array("config".utf8)
 
-    /// pg_advisory_lock / pg_try_advisory_lock (and their _shared forms) hold the lock for the session;
-    /// the _xact_ forms (which do not contain "advisory_lock") are fine.
-    private static func mentionsSessionAdvisoryLock(_ text: UnsafeRawBufferPointer) -> Bool {
-        let advisory = Self.advisory, lock = Self.lock
+    /// Where the text mentions session-level advisory locks (pg_advisory_lock, pg_try_advisory_lock and
+    /// their _shared forms; the _xact_ forms do not contain "advisory_lock"), and where `set_config` starts.
+    /// Both are found from the underscores in the text, so the usual statement costs one vectorised scan.
+    private static func underscoredMentions(
+        _ text: UnsafeRawBufferPointer
+    ) -> (sessionAdvisoryLock: Bool, setConfig: [Int]) {
+        let advisory = Self.advisory, lock = Self.lock, set = Self.setWord, config = Self.configWord
+        var sessionAdvisoryLock = false
+        var setConfig: [Int] = []
         var offset = 0
         // Jump from underscore to underscore (memchr is vectorised), then look around each one.
         while offset < text.count, let hit = memchr(text.baseAddress! + offset, Int32(UInt8(ascii: "_")), text.count - offset) {
             let index = hit - UnsafeMutableRawPointer(mutating: text.baseAddress!)
             offset = index + 1
-            guard index >= advisory.count, index + 1 + lock.count <= text.count else { continue }
-            let before = (0..<advisory.count).allSatisfy { text[index - advisory.count + $0] | 0x20 == advisory[$0] }
-            let after = (0..<lock.count).allSatisfy { text[index + 1 + $0] | 0x20 == lock[$0] }
-            if before && after { return true }
+            if !sessionAdvisoryLock, Self.matches(advisory, before: index, in: text),
+               Self.matches(lock, after: index, in: text) {
+                sessionAdvisoryLock = true
+            }
+            if Self.matches(set, before: index, in: text), Self.matches(config, after: index, in: text),
+               index < set.count + 1 || !SQLTokenizer.isIdentifierByte(text[index - set.count - 1]) {
+                setConfig.append(index - set.count)
+            }
         }
-        return false
+        return (sessionAdvisoryLock, setConfig)
+    }
+
+    private static func matches(_ word: [UInt8], before index: Int, in text: UnsafeRawBufferPointer) -> Bool {
+        index >= word.count && (0..<word.count).allSatisfy { text[index - word.count + $0] | 0x20 == word[$0] }
+    }
+
+    private static func matches(_ word: [UInt8], after index: Int, in text: UnsafeRawBufferPointer) -> Bool {
+        index + 1 + word.count <= text.count && (0..<word.count).allSatisfy { text[index + 1 + $0] | 0x20 == word[$0] }
+    }
+
+    /// `set_config('name', 'value', false)` at `position` with constant arguments is a SET the proxy follows
+    /// (`set_config(..., true)` is transaction-scoped: nothing); any other mention of set_config is a change
+    /// it cannot follow.
+    static func setConfigCall(_ text: UnsafeRawBufferPointer, at position: Int) -> SessionCommand? {
+        var tokenizer = SQLTokenizer(text, from: position)
+        let unmodelled = SessionCommand.unmodelled(what: "set_config with arguments other than constants")
+        guard case .word("set_config", false)? = tokenizer.next()?.token,
+              case .symbol(UInt8(ascii: "("))? = tokenizer.next()?.token,
+              let name = Self.plainLiteral(&tokenizer, in: text),
+              case .symbol(UInt8(ascii: ","))? = tokenizer.next()?.token,
+              let value = Self.plainLiteral(&tokenizer, in: text),
+              case .symbol(UInt8(ascii: ","))? = tokenizer.next()?.token,
+              case .word(let isLocal, false)? = tokenizer.next()?.token,
+              case .symbol(UInt8(ascii: ")"))? = tokenizer.next()?.token else { return unmodelled }
+        switch isLocal {
+        case "false":
+            let setting = name.lowercased()
+            return .set(name: setting, statement: SessionSettings.setConfig(setting, value))
+        case "true": return nil
+        default: return unmodelled
+        }
+    }
+
+    /// The content of a plain string constant ('...', quotes doubled, no backslash: its meaning would then
+    /// depend on standard_conforming_strings), consumed; nil for anything else.
+    private static func plainLiteral(_ tokenizer: inout SQLTokenizer, in text: UnsafeRawBufferPointer) -> String? {
+        guard let (token, start) = tokenizer.next(), token == .string, text[start] == UInt8(ascii: "'") else {
+            return nil
+        }
+        let end = tokenizer.position
+        guard end - start >= 2, text[end - 1] == UInt8(ascii: "'") else { return nil }
+        let content = UnsafeRawBufferPointer(rebasing: text[(start + 1)..<(end - 1)])
+        guard !content.contains(UInt8(ascii: "\\")) else { return nil }
+        return String(decoding: content, as: UTF8.self).replacingOccurrences(of: "''", with: "'")
     }
 }

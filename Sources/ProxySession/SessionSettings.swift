@@ -72,6 +72,22 @@ public struct SessionSettings: Equatable, Sendable {
         self.statements[name] = nil
     }
 
+    /// A client's session command, as it changes the settings its session expects; `startup` are the
+    /// settings it began with (what RESET goes back to).
+    public mutating func apply(_ command: SessionCommand, startup: SessionSettings) {
+        switch command {
+        case .set(let name, let statement):
+            self.set(name, statement: statement)
+        case .reset(let name):
+            if let value = startup.statements[name] { self.set(name, statement: value) } else { self.remove(name) }
+        case .resetAll, .discardAll:
+            self = startup
+        case .deallocate, .deallocateAll, .sessionOnly, .unmodelled, .listen, .unlisten, .unlistenAll, .executeReserved,
+             .createsTemporary:
+            break
+        }
+    }
+
     /// The statements that take a server connection from `current` to these settings: `RESET` for what
     /// only `current` has, the establishing statement for what differs.
     public func statements(from current: SessionSettings) -> [String] {
@@ -87,7 +103,7 @@ public struct SessionSettings: Equatable, Sendable {
 
     /// `set_config` takes the value as the startup packet and the config file do, so list-valued settings
     /// (search_path) and any type work without SQL-level quoting rules.
-    static func setConfig(_ name: String, _ value: String) -> String {
+    public static func setConfig(_ name: String, _ value: String) -> String {
         "SELECT pg_catalog.set_config(\(SQLQuoting.literal(name)), \(SQLQuoting.literal(value)), false)"
     }
 

@@ -40,7 +40,10 @@ private func commands(_ sql: String) -> [SessionCommand] {
     }
 
     @Test func sessionOnlyFeatures() {
-        #expect(commands("LISTEN jobs") == [.sessionOnly(what: "LISTEN")])
+        #expect(commands("LISTEN jobs") == [.listen(channel: "jobs")])
+        #expect(commands("listen \"Mixed\"") == [.listen(channel: "Mixed")])
+        #expect(commands("UNLISTEN jobs") == [.unlisten(channel: "jobs")])
+        #expect(commands("UNLISTEN *") == [.unlistenAll])
         #expect(commands("PREPARE q AS SELECT 1").count == 1)
         #expect(commands("DECLARE c BINARY NO SCROLL CURSOR WITH HOLD FOR SELECT 1") == [.sessionOnly(what: "cursors WITH HOLD")])
         #expect(commands("SELECT pg_advisory_lock(1)").count == 1)
@@ -56,7 +59,7 @@ private func commands(_ sql: String) -> [SessionCommand] {
 
     @Test func everyStatementOfAMultiStatementString() {
         #expect(commands("SET a.b = 1; SELECT ';'; RESET c; LISTEN x") == [
-            .set(name: "a.b", statement: "SET a.b = 1"), .reset(name: "c"), .sessionOnly(what: "LISTEN"),
+            .set(name: "a.b", statement: "SET a.b = 1"), .reset(name: "c"), .listen(channel: "x"),
         ])
         #expect(commands("SELECT $tag$ ; SET x = 1 $tag$; DISCARD ALL") == [.discardAll])
         #expect(commands("SELECT E'\\'; SET x = 1'; DEALLOCATE ALL") == [.deallocateAll])
