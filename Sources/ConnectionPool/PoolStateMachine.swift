@@ -310,18 +310,12 @@ public struct PoolStateMachine: Sendable {
         self.configuration = configuration
     }
 
-    /// Connections made before this call retire: idle ones at the next tick, leased ones when released.
-    /// A reload changed the backend: connections of the old generation are closed now when idle (none of them is
-    /// lent again), when released if leased, and as soon as they open if still connecting.
+    /// A reload changed the backend: connections made before this call retire. Idle ones close now (none of them is
+    /// lent again), leased ones when released, and those still connecting as soon as they open.
     public mutating func retireAllConnections() -> [PoolAction] {
         self.generation += 1
         var actions: [PoolAction] = []
-        for id in self.idle {
-            self.connections[id]!.state = .closing
-            self.closingCount += 1
-            actions.append(.closeConnection(id))
-        }
-        self.idle.removeAll()
+        self.closeIdleConnections(into: &actions)
         return actions
     }
 
@@ -330,13 +324,17 @@ public struct PoolStateMachine: Sendable {
         self.isClosed = true
         var actions: [PoolAction] = []
         while let waiter = self.waiters.popFirst() { actions.append(.failWaiter(waiter.id, .poolClosed)) }
+        self.closeIdleConnections(into: &actions)
+        return actions
+    }
+
+    private mutating func closeIdleConnections(into actions: inout [PoolAction]) {
         for id in self.idle {
             self.connections[id]!.state = .closing
             self.closingCount += 1
             actions.append(.closeConnection(id))
         }
         self.idle.removeAll()
-        return actions
     }
 
     public var isEmpty: Bool { self.connections.isEmpty }

@@ -35,6 +35,17 @@ private final class Recorder: RelaySocketDelegate {
     func socketReadComplete() { self.readCompletes += 1 }
     func socketWritabilityChanged(_ writable: Bool) { self.writability.append(writable) }
     func socketClosed() { self.closed += 1 }
+
+    /// A recorder whose socket runs on `loop`; `sendBuffer` shrinks the kernel's send buffer so writes queue.
+    static func started(on descriptor: CInt, loop: RelayLoop, sendBuffer: CInt? = nil) -> Recorder {
+        if var size = sendBuffer {
+            setsockopt(descriptor, SOL_SOCKET, SO_SNDBUF, &size, socklen_t(MemoryLayout<CInt>.size))
+        }
+        let recorder = Recorder()
+        recorder.socket = RelaySocket(descriptor: descriptor, loop: loop, delegate: recorder)
+        recorder.socket.start()
+        return recorder
+    }
 }
 
 private func buffer(_ bytes: [UInt8]) -> ByteBuffer {
@@ -48,9 +59,7 @@ private func buffer(_ bytes: [UInt8]) -> ByteBuffer {
         let loop = try RelayLoop()
         let (mine, theirs) = socketPair()
         defer { close(theirs) }
-        let recorder = Recorder()
-        recorder.socket = RelaySocket(descriptor: mine, loop: loop, delegate: recorder)
-        recorder.socket.start()
+        let recorder = Recorder.started(on: mine, loop: loop)
 
         recorder.socket.write(buffer([1, 2]))
         recorder.socket.write(buffer([3]))
@@ -76,11 +85,7 @@ private func buffer(_ bytes: [UInt8]) -> ByteBuffer {
         let loop = try RelayLoop()
         let (mine, theirs) = socketPair()
         defer { close(theirs) }
-        var small: CInt = 4096
-        setsockopt(mine, SOL_SOCKET, SO_SNDBUF, &small, socklen_t(MemoryLayout<CInt>.size))
-        let recorder = Recorder()
-        recorder.socket = RelaySocket(descriptor: mine, loop: loop, delegate: recorder)
-        recorder.socket.start()
+        let recorder = Recorder.started(on: mine, loop: loop, sendBuffer: 4096)
 
         let big = (0..<(1 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 7) }
         recorder.socket.send(buffer(big))
@@ -100,11 +105,7 @@ private func buffer(_ bytes: [UInt8]) -> ByteBuffer {
         let loop = try RelayLoop()
         let (mine, theirs) = socketPair()
         defer { close(theirs) }
-        var small: CInt = 4096
-        setsockopt(mine, SOL_SOCKET, SO_SNDBUF, &small, socklen_t(MemoryLayout<CInt>.size))
-        let recorder = Recorder()
-        recorder.socket = RelaySocket(descriptor: mine, loop: loop, delegate: recorder)
-        recorder.socket.start()
+        let recorder = Recorder.started(on: mine, loop: loop, sendBuffer: 4096)
 
         let big = [UInt8](repeating: 0x45, count: 1 << 20)
         recorder.socket.write(buffer(big))
@@ -124,9 +125,7 @@ private func buffer(_ bytes: [UInt8]) -> ByteBuffer {
     @Test func aPeerThatClosesIsReportedOnce() throws {
         let loop = try RelayLoop()
         let (mine, theirs) = socketPair()
-        let recorder = Recorder()
-        recorder.socket = RelaySocket(descriptor: mine, loop: loop, delegate: recorder)
-        recorder.socket.start()
+        let recorder = Recorder.started(on: mine, loop: loop)
         close(theirs)
         for _ in 0..<100 where recorder.closed == 0 { loop.runOnce(timeoutMilliseconds: 10) }
         #expect(recorder.closed == 1)
