@@ -5,7 +5,7 @@ import CEventShim
 
 /// A listening socket on an event loop: accepts every pending connection when it is readable and hands each new
 /// descriptor (non-blocking, close-on-exec) to `accepted`.
-public final class Listener: EventHandler {
+public final class Listener: EventHandler, @unchecked Sendable {  // used on its loop only
     public let descriptor: CInt
     /// What `describe` printed: `127.0.0.1:6432` or the socket's path.
     public let address: String
@@ -159,8 +159,8 @@ extension Listener {
             }
         }
         guard found == 0 else { return "?" }
-        let address = String(cString: host)
-        let port = String(cString: service)
+        let address = String(decoding: host.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        let port = String(decoding: service.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         return family == sa_family_t(AF_INET6) ? "[\(address)]:\(port)" : "\(address):\(port)"
     }
 

@@ -52,7 +52,7 @@ final class NotificationHub: @unchecked Sendable {
             }
             if self.confirmed.contains(channel) { return confirmed() }
             self.waiting[channel, default: []].append(confirmed)
-            self.eventLoop.scheduleTask(in: .seconds(5)) { self.confirm(channel) }
+            _ = self.eventLoop.scheduleTask(in: .seconds(5)) { self.confirm(channel) }
         }
     }
 
@@ -127,7 +127,7 @@ final class NotificationHub: @unchecked Sendable {
                     self.service.logger.warning("listener connection failed", metadata: [
                         "service": "\(self.service.name)", "error": "\(error)",
                     ])
-                    self.eventLoop.scheduleTask(in: .seconds(1)) { self.connect() }
+                    _ = self.eventLoop.scheduleTask(in: .seconds(1)) { self.connect() }
                 }
             }
     }
@@ -141,7 +141,7 @@ final class NotificationHub: @unchecked Sendable {
         self.lock.withLock { self.published = nil }
         self.service.logger.warning("listener connection lost; reconnecting",
                                     metadata: ["service": "\(self.service.name)"])
-        self.eventLoop.scheduleTask(in: .seconds(1)) { self.connect() }
+        _ = self.eventLoop.scheduleTask(in: .seconds(1)) { self.connect() }
     }
 
     /// A NotificationResponse (the whole message) on `channel`: to every client listening on it.

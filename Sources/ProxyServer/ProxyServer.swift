@@ -60,7 +60,7 @@ public final class ProxyServer: Sendable {
 
         // Listeners run on the first loop and deal accepted clients to the loops in turn.
         let dealer = ClientDealer(runtime: runtime, loops: loops)
-        var listeners: [Listener] = []
+        var opened: [Listener] = []
         for address in config.listen {
             let listener: Listener
             switch address {
@@ -74,8 +74,9 @@ public final class ProxyServer: Sendable {
                     dealer.accepted(descriptor, tcp: false)
                 }
             }
-            listeners.append(listener)
+            opened.append(listener)
         }
+        let listeners = opened
         try await loops[0].submit { for listener in listeners { try listener.start(on: loops[0]) } }.get()
         self.logger.info("listening", metadata: ["address": "\(config.listen.map(\.description).joined(separator: ","))",
                                                   "workers": "\(loops.count)",

@@ -25,7 +25,9 @@ extension DataPlane.EventLoop: NIOCore.EventLoopGroup, NIOCore.EventLoop {
             guard !timer.cancelled else { return }
             timer.id = self.schedule(in: nanoseconds) {
                 timer.id = nil
-                do { promise.succeed(try task()) } catch { promise.fail(error) }
+                // On the loop: the value never crosses a thread, whatever T is.
+                let isolated = promise.assumeIsolatedUnsafeUnchecked()
+                do { isolated.succeed(try task()) } catch { promise.fail(error) }
             }
         }
         if self.isInLoop { arm() } else { self.execute(arm) }

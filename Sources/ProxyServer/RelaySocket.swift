@@ -2,7 +2,7 @@ import DataPlane
 import NIOCore
 
 /// What a `RelaySocket` reports to the connection that owns it; called on the socket's loop.
-protocol RelaySocketDelegate: AnyObject {
+protocol RelaySocketDelegate: AnyObject, SendableMetatype {
     /// Bytes that arrived (one receive). The buffer may be kept; the socket then reads into a new one.
     func socketRead(_ buffer: ByteBuffer)
     /// The receive above has been handled: time to flush what it produced.
@@ -141,11 +141,12 @@ final class RelaySocket<Delegate: RelaySocketDelegate>: EventHandler, @unchecked
         self.gathered = nil
         self.moreGathered.removeAll()
         self.connection.close()
-        let loop = self.connection.loop
-        loop.execute { [self] in
-            self.delegate.socketClosed()
-            self.delegateOwner = nil
-        }
+        self.connection.loop.execute { [self] in self.reportClosed() }
+    }
+
+    private func reportClosed() {
+        self.delegate.socketClosed()
+        self.delegateOwner = nil
     }
 }
 
