@@ -149,3 +149,44 @@ def test_max_pending_logins_refuses_connections_beyond_the_limit(proxy):
     wait_until(logs_in, timeout=10, what="a login after a pending connection closed")
     for s in silent:
         s.close()
+
+
+def test_a_client_that_stops_reading_gives_its_server_connection_back_when_closed_with_an_error(proxy):
+    """idle_transaction_timeout fires on a client whose socket is full (it stopped reading a result inside its
+    transaction): the proxy rolls back and lends the server connection to the next client at once, and closes the
+    stuck socket after its closing deadline (5 s) although the FATAL never left the proxy."""
+    px = proxy(auth="trust", pool_size=1, checkout_timeout="20s",
+               defaults_extra={"idle_transaction_timeout": "1s"})
+    stuck = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # before connect: a small window
+    stuck.settimeout(10)
+    stuck.connect(("127.0.0.1", px.port))
+    stuck.sendall(pgwire.startup_packet({"user": "app", "database": "saju_service"}))
+    seen = b""
+    while b"Z\x00\x00\x00\x05I" not in seen:
+        part = stuck.recv(65536)
+        assert part, "closed during login"
+        seen += part
+    # A result far larger than the client's window but small enough for the proxy to read it whole (with its
+    # ReadyForQuery, so the transaction is idle and the timer arms); the client then reads nothing.
+    stuck.sendall(pgwire.query("BEGIN; SELECT repeat('x', 200000)"))
+    started = time.monotonic()
+    with px.connect() as other:  # pool_size 1: it needs the stuck client's server connection
+        assert other.execute("SELECT 'next client'").fetchone() == ("next client",)
+    waited = time.monotonic() - started
+    print(f"the next client got the server connection after {waited:.1f} s")
+    assert waited < 10, "the server connection was held by a client that does not read"
+    # The stuck socket is closed by the proxy (the deadline), though the client never read the FATAL.
+    stuck.settimeout(0.2)
+    closed = False
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and not closed:
+        try:
+            if not stuck.recv(65536):
+                closed = True
+        except socket.timeout:
+            pass
+        except ConnectionResetError:
+            closed = True
+    stuck.close()
+    assert closed, "the proxy kept the socket of a client that never read"
