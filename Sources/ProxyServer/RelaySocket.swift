@@ -112,21 +112,33 @@ final class RelaySocket<Delegate: RelaySocketDelegate>: EventHandler, @unchecked
         if events & (RelayLoop.hangup | RelayLoop.error) != 0, !self.connection.isReading {
             return self.close()  // the peer is gone; paused reading would otherwise see this event forever
         }
-        guard events & (RelayLoop.readable | RelayLoop.hangup | RelayLoop.error) != 0, self.connection.isReading else {
+        // With TLS any event may have made input readable (a handshake finished by a writable event, a read that
+        // waited for one), and OpenSSL may hold decrypted bytes the socket will not signal again.
+        let tls = self.connection.isTLS
+        guard events & (RelayLoop.readable | RelayLoop.hangup | RelayLoop.error) != 0 || tls,
+              self.connection.isReading else {
             return
         }
-        switch self.connection.receive(into: loop.readBuffer) {
-        case .bytes(let count):
-            self.readScratch.clear()
-            self.readScratch.writeBytes(UnsafeRawBufferPointer(rebasing: loop.readBuffer[..<count]))
-            self.delegate.socketRead(self.readScratch)
-            if !self.isClosed { self.delegate.socketReadComplete() }
-        case .closed, .failed:
-            self.close()
-        case .wouldBlock:
-            break
-        }
+        repeat {
+            switch self.connection.receive(into: loop.readBuffer) {
+            case .bytes(let count):
+                self.readScratch.clear()
+                self.readScratch.writeBytes(UnsafeRawBufferPointer(rebasing: loop.readBuffer[..<count]))
+                self.delegate.socketRead(self.readScratch)
+                if !self.isClosed { self.delegate.socketReadComplete() }
+            case .closed:
+                return self.close()
+            case .failed:
+                if tls, let reason = self.connection.tls?.failureReason { self.tlsFailureReason = reason }
+                return self.close()
+            case .wouldBlock:
+                return
+            }
+        } while tls && !self.isClosed && self.connection.isReading && self.connection.hasBufferedInput
     }
+
+    /// Why TLS failed on this socket (OpenSSL's reason), for the owner's log when it hears `socketClosed`.
+    private(set) var tlsFailureReason: String?
 
     // MARK: Closing
 
