@@ -97,6 +97,9 @@ public final class SocketConnection {
 
     public var isTLS: Bool { self.tls != nil }
 
+    /// TLS started and its handshake not finished.
+    public var isHandshaking: Bool { self.handshaking }
+
     private func advanceHandshake(_ tls: TLSSession) -> TLSSession.Step {
         let step = tls.handshake()
         switch step {

@@ -7,6 +7,9 @@
 ///   the last `@`, so a password substituted from the environment may contain `@`, `:`, `/` or `?` unencoded; a `%`
 ///   that does not start a `%XX` escape is kept as is. A literal `%XX` in a password must be written `%25XX`.
 /// - The database defaults to the user name, as in libpq.
+/// - `sslmode`, `sslrootcert`, `sslcert`, `sslkey` set ``tls`` (see ``BackendTLSSettings``); `channel_binding=disable`
+///   or `prefer` and `sslnegotiation=postgres` are accepted and change nothing; `channel_binding=require`,
+///   `require_auth` and `sslnegotiation=direct` are refused as not supported yet.
 /// - `target_session_attrs` picks which host is acceptable; every other query parameter (`application_name`,
 ///   `options`, ...) is kept in ``parameters`` for the server connection's startup message, percent-decoded.
 public struct BackendURL: Sendable, Equatable, CustomStringConvertible {
@@ -16,6 +19,8 @@ public struct BackendURL: Sendable, Equatable, CustomStringConvertible {
     public var database: String
     public var targetSessionAttrs: TargetSessionAttrs
     public var parameters: [String: String]
+    /// TLS towards the servers (`sslmode` and its files).
+    public var tls = BackendTLSSettings()
 
     public init(
         hosts: [HostAndPort], user: String, password: String? = nil, database: String,
@@ -92,6 +97,8 @@ public struct BackendURL: Sendable, Equatable, CustomStringConvertible {
 
         var targetSessionAttrs = TargetSessionAttrs.any
         var parameters: [String: String] = [:]
+        var tls = BackendTLSSettings()
+        var seenTLSParameters: Set<String> = []
         // libpq's `host` and `port` parameters replace the URL's hosts (a socket directory is easier written so).
         var hostParameter: String?
         var portParameter: String?
@@ -103,6 +110,12 @@ public struct BackendURL: Sendable, Equatable, CustomStringConvertible {
             guard parameters[name] == nil, !(name == "target_session_attrs" && targetSessionAttrs != .any) else {
                 throw FieldError("query parameter \(name) is given twice")
             }
+            if BackendTLSSettings.parameterNames.contains(name) {
+                guard seenTLSParameters.insert(name).inserted else { throw FieldError("query parameter \(name) is given twice") }
+                _ = try tls.consume(name, value)
+                continue
+            }
+            if try Self.consumeUnsupportedAuthParameter(name, value) { continue }
             if name == "host" || name == "port" {
                 guard (name == "host" ? hostParameter : portParameter) == nil else {
                     throw FieldError("query parameter \(name) is given twice")
@@ -121,10 +134,32 @@ public struct BackendURL: Sendable, Equatable, CustomStringConvertible {
         if hostParameter != nil || portParameter != nil {
             hosts = try Self.hostsFromParameters(host: hostParameter, port: portParameter, urlHosts: hosts)
         }
-        return BackendURL(
+        try tls.validate()
+        var url = BackendURL(
             hosts: hosts, user: user, password: password, database: database,
             targetSessionAttrs: targetSessionAttrs, parameters: parameters
         )
+        url.tls = tls
+        return url
+    }
+
+    /// libpq connection options that are not startup parameters: the harmless values are taken (and change
+    /// nothing), the ones that would demand what the proxy cannot do yet are refused rather than ignored.
+    private static func consumeUnsupportedAuthParameter(_ name: String, _ value: String) throws(FieldError) -> Bool {
+        switch name {
+        case "channel_binding":
+            guard value == "disable" || value == "prefer" else {
+                throw FieldError("channel_binding=\(value) is not supported yet (disable or prefer)")
+            }
+            return true
+        case "require_auth":
+            throw FieldError("require_auth is not supported yet")
+        case "sslnegotiation":
+            guard value == "postgres" else { throw FieldError("sslnegotiation=\(value) is not supported yet (postgres)") }
+            return true
+        default:
+            return false
+        }
     }
 
     /// Decodes `%XX` escapes (UTF-8); a `%` not followed by two hex digits stays as it is.
@@ -197,7 +232,7 @@ public struct BackendURL: Sendable, Equatable, CustomStringConvertible {
         text += "@" + hostList.joined(separator: ",") + "/" + percentEncode(database)
         var query: [String] = []
         if targetSessionAttrs != .any { query.append("target_session_attrs=\(targetSessionAttrs.rawValue)") }
-        for (name, value) in parameters.sorted(by: { $0.key < $1.key }) {
+        for (name, value) in parameters.sorted(by: { $0.key < $1.key }) + tls.queryItems {
             query.append(percentEncode(name) + "=" + percentEncode(value))
         }
         if !query.isEmpty { text += "?" + query.joined(separator: "&") }

@@ -39,7 +39,7 @@ final class ClientConnectionHandler: RelaySocketDelegate, @unchecked Sendable { 
 
     fileprivate var phase: Phase
     /// The client's socket; it owns this handler while the loop has it registered.
-    private var socket: RelaySocket<ClientConnectionHandler>!
+    private(set) var socket: RelaySocket<ClientConnectionHandler>!
     private var allocator: ByteBufferAllocator { self.socket.allocator }
     private(set) var service: Service?
     private(set) var server: ServerConnection?
@@ -213,6 +213,7 @@ final class ClientConnectionHandler: RelaySocketDelegate, @unchecked Sendable { 
     }
 
     func socketClosed() {
+        self.logTLSFailure()
         self.cleanUp()
     }
 
@@ -227,6 +228,7 @@ final class ClientConnectionHandler: RelaySocketDelegate, @unchecked Sendable { 
                     return self.failAndClose(.fatal(.protocolViolation, error.description))
                 }
                 guard let request else { return }
+                if case .startup = request { machine.clientCertificateName = self.clientCertificateName }
                 actions = machine.received(request)
             } else {
                 let frame: Frame?
@@ -256,6 +258,8 @@ final class ClientConnectionHandler: RelaySocketDelegate, @unchecked Sendable { 
         case .refuseEncryption:
             writer.buffer.writeInteger(UInt8(ascii: "N"))
             self.send(writer.buffer)
+        case .acceptEncryption:
+            self.startClientTLS(plaintextFollowed: self.inbound != nil)  // see ClientConnectionHandler+TLS.swift
         case .cancel(let key):
             self.runtime.cancelRegistry.cancel(key, runtime: self.runtime)
             self.phase = .closing

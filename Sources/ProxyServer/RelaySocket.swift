@@ -93,7 +93,8 @@ final class RelaySocket<Delegate: RelaySocketDelegate>: EventHandler, @unchecked
     func flushAndClose() {
         self.flush()
         guard !self.isClosed else { return }
-        if self.connection.queuedBytes == 0 { return self.close() }
+        // Mid-handshake nothing queued can go (it waits for the handshake): close now.
+        if self.connection.queuedBytes == 0 || self.connection.isHandshaking { return self.close() }
         self.closeWhenDrained = true
         self.connection.setReading(false)
     }

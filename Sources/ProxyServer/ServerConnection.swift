@@ -32,9 +32,9 @@ final class ServerConnection: RelaySocketDelegate, @unchecked Sendable {  // use
 
     private var phase: Phase = .connecting
     /// The server's socket, once connected; it owns this connection while the loop has it registered.
-    private var socket: RelaySocket<ServerConnection>?
+    private(set) var socket: RelaySocket<ServerConnection>?
     private static let allocator = ByteBufferAllocator()
-    private var startup: ServerStartupStateMachine
+    var startup: ServerStartupStateMachine
     private var startupBuffer: ByteBuffer?
     private let startupPromise: EventLoopPromise<Void>
     private var scanner = BackendStreamScanner()
@@ -43,6 +43,8 @@ final class ServerConnection: RelaySocketDelegate, @unchecked Sendable {  // use
     private(set) var backendKey: BackendKey?
     /// The connect in progress (until `attach`): cancelled when the connection is closed before it completes.
     var connector: Connector?
+    /// The SSLRequest went out and its one-byte answer has not come yet (see ServerConnection+TLS.swift).
+    var awaitingTLSAnswer = false
 
     /// What of the server's replies reaches the client while the proxy has messages of its own in flight.
     var filter = ResponseFilter()
@@ -116,7 +118,7 @@ final class ServerConnection: RelaySocketDelegate, @unchecked Sendable {  // use
         socket.start()
         guard !socket.isClosed else { return }
         self.phase = .startup
-        self.run(self.startup.connected())
+        if !self.requestTLSIfConfigured() { self.run(self.startup.connected()) }
     }
 
     func socketRead(_ buffer: ByteBuffer) {
@@ -211,7 +213,7 @@ final class ServerConnection: RelaySocketDelegate, @unchecked Sendable {  // use
     func socketClosed() {
         let previous = self.phase
         self.phase = .closed
-        self.startupPromise.fail(ServerConnectionError.closedDuringStartup)
+        self.startupPromise.fail(self.closedDuringStartupError)
         if case .leased(let client) = previous {
             client.serverConnectionLost(self, afterError: self.lastMessageWasError)
         }
@@ -225,6 +227,7 @@ final class ServerConnection: RelaySocketDelegate, @unchecked Sendable {  // use
     // MARK: Startup
 
     private func receivedDuringStartup(_ buffer: ByteBuffer) {
+        if self.awaitingTLSAnswer { return self.receivedTLSAnswer(buffer) }
         if self.startupBuffer == nil { self.startupBuffer = buffer } else { self.startupBuffer!.writeImmutableBuffer(buffer) }
         while case .startup = self.phase {
             let frame: Frame?
@@ -238,7 +241,7 @@ final class ServerConnection: RelaySocketDelegate, @unchecked Sendable {  // use
         }
     }
 
-    private func run(_ action: ServerStartupStateMachine.Action) {
+    func run(_ action: ServerStartupStateMachine.Action) {
         switch action {
         case .wait:
             break
@@ -269,7 +272,7 @@ final class ServerConnection: RelaySocketDelegate, @unchecked Sendable {  // use
         }
     }
 
-    private func failStartup(_ error: ServerStartupError) {
+    func failStartup(_ error: ServerStartupError) {
         self.phase = .closed
         self.startupPromise.fail(error)
         self.socket?.close()

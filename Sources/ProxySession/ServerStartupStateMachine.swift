@@ -163,9 +163,12 @@ public enum ServerStartupError: Error, Sendable, Equatable, CustomStringConverti
     case unsupportedAuthentication(String)
     case authenticationFailed(String)
     case protocolViolation(String)
+    /// TLS towards the server failed or was refused (the backend URL's sslmode).
+    case tls(String)
 
     public var description: String {
         switch self {
+        case .tls(let why): return "TLS: \(why)"
         case .serverError(let fields): return "server refused the connection: \(fields.message) (\(fields.sqlState))"
         case .passwordRequired: return "server asked for a password but the backend URL has none"
         case .unsupportedAuthentication(let what): return "unsupported server authentication: \(what)"

@@ -1,0 +1,220 @@
+"""TLS (issue 17): client_tls towards clients; certificates made with the openssl CLI per module."""
+import asyncio
+import os
+import socket
+import ssl
+import subprocess
+import time
+from pathlib import Path
+
+import asyncpg
+import psycopg
+import pytest
+
+import pgwire
+from conftest import PSQL, pgbench_command, pgbench_counts
+from pgwire import RawConn
+
+OPENSSL = "openssl"
+
+
+def run(*args: str, cwd: Path) -> None:
+    subprocess.run([OPENSSL, *args], cwd=cwd, check=True, capture_output=True, timeout=60)
+
+
+def make_ca(d: Path, name: str) -> None:
+    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", f"/CN={name}",
+        "-keyout", f"{name}.key", "-out", f"{name}.crt", cwd=d)
+
+
+def make_cert(d: Path, ca: str, name: str, cn: str, san: str | None = None, serial: int = 1000) -> None:
+    run("req", "-new", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={cn}",
+        "-keyout", f"{name}.key", "-out", f"{name}.csr", cwd=d)
+    ext = d / f"{name}.ext"
+    ext.write_text(f"subjectAltName={san}\n" if san else "basicConstraints=CA:FALSE\n")
+    run("x509", "-req", "-in", f"{name}.csr", "-CA", f"{ca}.crt", "-CAkey", f"{ca}.key", "-set_serial", str(serial),
+        "-days", "2", "-extfile", str(ext), "-out", f"{name}.crt", cwd=d)
+    os.chmod(d / f"{name}.key", 0o600)
+
+
+@pytest.fixture(scope="module")
+def certs(tmp_path_factory) -> Path:
+    d = tmp_path_factory.mktemp("tls")
+    make_ca(d, "ca")
+    make_ca(d, "otherca")
+    make_cert(d, "ca", "server", "schemaproxy test", san="IP:127.0.0.1,DNS:localhost", serial=1001)
+    make_cert(d, "ca", "server2", "schemaproxy test", san="IP:127.0.0.1,DNS:localhost", serial=2002)
+    make_cert(d, "ca", "client", "app", serial=3003)
+    make_cert(d, "otherca", "stranger", "app", serial=4004)
+    return d
+
+
+def tls_block(certs: Path, mode: str = "allow", **extra) -> dict:
+    block = {"mode": mode, "cert_file": str(certs / "server.crt"), "key_file": str(certs / "server.key")}
+    if mode == "verify-full":
+        block["ca_file"] = str(certs / "ca.crt")
+    block.update(extra)
+    return {"client_tls": block}
+
+
+def test_psql_sslmode_require_and_verify_full(proxy, certs):
+    px = proxy(top_extra=tls_block(certs))
+    out = px.psql("-At", "-c", "SELECT 'over tls'", sslmode="require").stdout.strip()
+    assert out == "over tls"
+    # verify-full: the CA checks the chain, 127.0.0.1 (and localhost) are in the certificate's SAN
+    out = px.psql("-At", "-c", "SELECT 2", sslmode="verify-full", sslrootcert=str(certs / "ca.crt")).stdout.strip()
+    assert out == "2"
+    url = f"postgresql://app:{px.app_password}@localhost:{px.port}/saju_service?sslmode=verify-full" \
+          f"&sslrootcert={certs / 'ca.crt'}"
+    p = subprocess.run([PSQL, "-X", "-At", url, "-c", "SELECT 3"], capture_output=True, text=True, timeout=30)
+    assert p.returncode == 0 and p.stdout.strip() == "3", p.stderr
+    # plaintext still works in mode allow
+    assert px.psql("-At", "-c", "SELECT 4", sslmode="disable").stdout.strip() == "4"
+
+
+def test_psycopg_reports_tls_and_queries_work(proxy, certs):
+    px = proxy(top_extra=tls_block(certs))
+    with psycopg.connect(px.url(), sslmode="verify-full", sslrootcert=str(certs / "ca.crt"), autocommit=True) as c:
+        assert c.info.pgconn.ssl_in_use is True
+        assert c.pgconn.ssl_attribute(b"protocol") in (b"TLSv1.2", b"TLSv1.3")
+        # a result bigger than one TLS record (16 KiB) and than the loop's read buffer
+        rows = c.execute("SELECT repeat('x', 1000) FROM generate_series(1, 300)").fetchall()
+        assert len(rows) == 300 and all(r[0] == "x" * 1000 for r in rows)
+        big = "y" * 200_000
+        assert c.execute("SELECT length(%s::text)", (big,)).fetchone() == (200_000,)
+
+
+def test_asyncpg_with_ssl_context(proxy, certs):
+    px = proxy(top_extra=tls_block(certs))
+    ctx = ssl.create_default_context(cafile=str(certs / "ca.crt"))
+
+    async def go():
+        c = await asyncpg.connect(px.url(), ssl=ctx, statement_cache_size=0)
+        try:
+            return await c.fetchval("SELECT 40 + 2")
+        finally:
+            await c.close()
+    assert asyncio.run(go()) == 42
+
+
+def test_pgbench_over_tls(proxy, certs):
+    px = proxy(top_extra=tls_block(certs), pool_size=4)
+    env = {**os.environ, "PGPASSWORD": px.app_password, "PGSSLMODE": "require"}
+    p = subprocess.run(pgbench_command(px.port, "-S", seconds=3, clients=8), env=env, capture_output=True,
+                       text=True, timeout=60)
+    done, failed = pgbench_counts(p.returncode, p.stdout + p.stderr)
+    assert p.returncode == 0, p.stderr
+    assert done > 100 and failed == 0, p.stdout
+
+
+def test_wrong_ca_is_refused_with_a_clear_error(proxy, certs):
+    px = proxy(top_extra=tls_block(certs))
+    p = px.psql("-At", "-c", "SELECT 1", sslmode="verify-full", sslrootcert=str(certs / "otherca.crt"),
+                check=False, timeout=30)
+    assert p.returncode != 0
+    assert "certificate verify failed" in p.stderr, p.stderr
+    assert px.psql("-At", "-c", "SELECT 5", sslmode="require").stdout.strip() == "5"
+
+
+def test_mode_require_refuses_plaintext_with_28000(proxy, certs):
+    px = proxy(top_extra=tls_block(certs, mode="require"))
+    with pytest.raises(psycopg.OperationalError) as info:
+        psycopg.connect(px.url(), sslmode="disable", connect_timeout=10)
+    assert "TLS is required" in str(info.value)
+    raw = RawConn(px.port)
+    raw.send(pgwire.startup_packet({"user": "app", "database": "saju_service"}))
+    errs = pgwire.errors(raw.read_until_closed(timeout=5))
+    assert errs and errs[0]["C"] == "28000", errs
+    # sslmode=prefer clients get TLS and log in
+    with psycopg.connect(px.url(), sslmode="prefer", autocommit=True) as c:
+        assert c.info.pgconn.ssl_in_use is True
+        assert c.execute("SELECT 6").fetchone() == (6,)
+
+
+def test_verify_full_client_certificates_and_cert_auth(proxy, certs):
+    px = proxy(auth="cert", top_extra=tls_block(certs, mode="verify-full"))
+    ca = str(certs / "ca.crt")
+    out = px.psql("-At", "-c", "SELECT current_user IS NOT NULL", sslmode="verify-full", sslrootcert=ca,
+                  sslcert=str(certs / "client.crt"), sslkey=str(certs / "client.key"), password="unused").stdout
+    assert out.strip() == "t"
+    # no certificate: the handshake fails
+    p = px.psql("-At", "-c", "SELECT 1", sslmode="verify-full", sslrootcert=ca, check=False, timeout=30)
+    assert p.returncode != 0, p.stdout
+    # a certificate from another CA: refused
+    p = px.psql("-At", "-c", "SELECT 1", sslmode="verify-full", sslrootcert=ca, sslcert=str(certs / "stranger.crt"),
+                sslkey=str(certs / "stranger.key"), check=False, timeout=30)
+    assert p.returncode != 0, p.stdout
+    # the CN (app) must be the user
+    p = px.psql("-At", "-c", "SELECT 1", sslmode="verify-full", sslrootcert=ca, sslcert=str(certs / "client.crt"),
+                sslkey=str(certs / "client.key"), user="admin", check=False, timeout=30)
+    assert p.returncode != 0 and "certificate authentication failed" in p.stderr, p.stderr
+    assert "client TLS failed" in px.stderr_text()
+
+
+def assert_still_serving(px):
+    with psycopg.connect(px.url(), sslmode="require", autocommit=True, connect_timeout=10) as c:
+        assert c.execute("SELECT 'still fine'").fetchone() == ("still fine",)
+
+
+def test_garbage_instead_of_client_hello_closes_that_connection(proxy, certs):
+    px = proxy(top_extra=tls_block(certs))
+    bystander = psycopg.connect(px.url(), sslmode="require", autocommit=True)
+    raw = RawConn(px.port)
+    raw.send(pgwire.ssl_request())
+    assert raw.read_byte(timeout=5) == b"S"
+    raw.send(b"\x00garbage, not a TLS record" * 10)
+    raw.read_until_closed(timeout=5)  # TimeoutError if it stays open
+    assert bystander.execute("SELECT 1").fetchone() == (1,)
+    bystander.close()
+    assert_still_serving(px)
+    assert px.alive()
+
+
+def test_plaintext_after_s_closes_that_connection(proxy, certs):
+    px = proxy(top_extra=tls_block(certs))
+    # in the same packet as the SSLRequest: never read as a startup
+    raw = RawConn(px.port)
+    raw.send(pgwire.ssl_request() + pgwire.startup_packet({"user": "app", "database": "saju_service"}))
+    msgs = raw.read_until_closed(timeout=5)
+    assert all(k == b"E" for k, _ in msgs), msgs
+    errs = pgwire.errors(msgs)
+    assert errs and errs[0]["C"] == "08P01" and "unencrypted data after SSL request" in errs[0]["M"], errs
+    # after the 'S': the plaintext startup is not a ClientHello, the handshake fails
+    raw = RawConn(px.port)
+    raw.send(pgwire.ssl_request())
+    assert raw.read_byte(timeout=5) == b"S"
+    raw.send(pgwire.startup_packet({"user": "app", "database": "saju_service"}))
+    raw.read_until_closed(timeout=5)
+    assert_still_serving(px)
+
+
+def test_stalled_handshake_is_cut_by_login_timeout(proxy, certs):
+    px = proxy(top_extra=tls_block(certs), login_timeout="1s")
+    stalled = RawConn(px.port)
+    stalled.send(pgwire.ssl_request())
+    assert stalled.read_byte(timeout=5) == b"S"
+    # half a ClientHello: a TLS record header promising more than comes
+    stalled.send(bytes([0x16, 0x03, 0x01, 0x02, 0x00]) + b"\x01\x00")
+    t0 = time.monotonic()
+    stalled.read_until_closed(timeout=6)
+    assert time.monotonic() - t0 < 4
+    assert_still_serving(px)
+
+
+def server_certificate_serial(port: int) -> str:
+    p = subprocess.run(f"{OPENSSL} s_client -starttls postgres -connect 127.0.0.1:{port} </dev/null 2>/dev/null"
+                       f" | {OPENSSL} x509 -noout -serial", shell=True, capture_output=True, text=True, timeout=30)
+    return p.stdout.strip()
+
+
+def test_bad_tls_files_are_refused_at_check(tmp_path, certs):
+    from conftest import schemaproxy_bin
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"""
+auth: {{method: trust}}
+client_tls: {{mode: require, cert_file: {certs / 'server.crt'}, key_file: {certs / 'client.key'}}}
+services: {{s: {{backend: "postgresql://u@127.0.0.1:5432/db"}}}}
+""")
+    p = subprocess.run([schemaproxy_bin(), "check", "--config", str(cfg)], capture_output=True, text=True, timeout=30)
+    assert p.returncode != 0
+    assert "does not match the certificate" in p.stdout + p.stderr, p.stdout + p.stderr
