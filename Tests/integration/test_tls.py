@@ -301,3 +301,29 @@ def test_backend_require_against_a_server_without_tls_is_refused(proxy, pg):
     px = proxy(services={"plain": {"backend": backend.replace("require", "prefer")}})
     with px.connect("plain") as c:
         assert c.execute("SELECT 1").fetchone() == (1,)
+
+
+def test_sighup_reloads_certificates_and_a_bad_file_keeps_the_old_one(proxy, certs, tmp_path):
+    live_crt, live_key = tmp_path / "live.crt", tmp_path / "live.key"
+    live_crt.write_bytes((certs / "server.crt").read_bytes())
+    live_key.write_bytes((certs / "server.key").read_bytes())
+    px = proxy(top_extra={"client_tls": {"mode": "allow", "cert_file": str(live_crt), "key_file": str(live_key)}})
+    assert server_certificate_serial(px.port) == "serial=03E9"  # 1001
+    kept = psycopg.connect(px.url(), sslmode="require", autocommit=True)
+    # rotate: same paths, new files
+    live_crt.write_bytes((certs / "server2.crt").read_bytes())
+    live_key.write_bytes((certs / "server2.key").read_bytes())
+    before = px.reload_count("success")
+    px.reload()
+    from conftest import wait_until
+    wait_until(lambda: px.reload_count("success") > before, 10, what="reload")
+    assert server_certificate_serial(px.port) == "serial=07D2"  # 2002
+    assert kept.execute("SELECT 'kept'").fetchone() == ("kept",)  # the session from before is untouched
+    # a key that does not match: the reload fails, the last good certificate stays in use
+    live_key.write_bytes((certs / "client.key").read_bytes())
+    failed = px.reload_count("failure")
+    px.reload()
+    wait_until(lambda: px.reload_count("failure") > failed, 10, what="failed reload")
+    assert server_certificate_serial(px.port) == "serial=07D2"
+    assert_still_serving(px)
+    kept.close()
