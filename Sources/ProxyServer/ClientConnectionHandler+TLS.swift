@@ -1,6 +1,7 @@
 import DataPlane
 import NIOCore
 import PostgresWire
+import ProxySession
 
 /// TLS towards the client (`client_tls`): the SSLRequest's 'S' and the handshake on the client's own socket.
 extension ClientConnectionHandler {
@@ -33,10 +34,12 @@ extension ClientConnectionHandler {
         }
     }
 
-    /// The verified client certificate's CN (only a verifying context asks for a certificate).
-    var clientCertificateName: String? {
-        guard let tls = self.socket.connection.tls, tls.isEstablished else { return nil }
-        return tls.peerCommonName
+    /// Tells the startup machine what the handshake established: the verified client certificate's CN (only a
+    /// verifying context asks for a certificate) and the channel binding data for SCRAM-SHA-256-PLUS.
+    func noteTLS(in machine: inout ClientStartupStateMachine) {
+        guard let tls = self.socket.connection.tls, tls.isEstablished else { return }
+        machine.clientCertificateName = tls.peerCommonName
+        machine.channelBinding = tls.serverEndPoint
     }
 
     /// Logs why TLS failed, once the socket closed because of it.

@@ -228,7 +228,7 @@ final class ClientConnectionHandler: RelaySocketDelegate, @unchecked Sendable { 
                     return self.failAndClose(.fatal(.protocolViolation, error.description))
                 }
                 guard let request else { return }
-                if case .startup = request { machine.clientCertificateName = self.clientCertificateName }
+                if case .startup = request { self.noteTLS(in: &machine) }
                 actions = machine.received(request)
             } else {
                 let frame: Frame?

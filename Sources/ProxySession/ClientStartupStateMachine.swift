@@ -56,6 +56,9 @@ public struct ClientStartupStateMachine: Sendable {
     public private(set) var isEncrypted = false
     /// The CN of the client's verified certificate, set by the connection once the handshake is done.
     public var clientCertificateName: String?
+    /// The TLS connection's `tls-server-end-point` data, set by the connection once the handshake is done:
+    /// `SCRAM-SHA-256-PLUS` is offered with it.
+    public var channelBinding: [UInt8]?
 
     /// Drawn once per process: an unknown user must be offered the same salt at every attempt, as a real
     /// user is, or the salt would tell who exists.
@@ -152,9 +155,13 @@ public struct ClientStartupStateMachine: Sendable {
         // Unknown users (and md5-only secrets) get a full exchange against a random verifier, so the reply
         // does not reveal whether the user exists.
         let verifier = credential?.scramVerifier ?? SCRAMVerifier.unknownUser(user, secret: self.unknownUserSecret)
-        let exchange = SCRAMServerExchange(verifier: verifier, serverNonce: Base64.encode(self.random(18)))
+        let binding = self.isEncrypted ? self.channelBinding : nil
+        let exchange = SCRAMServerExchange(verifier: verifier, serverNonce: Base64.encode(self.random(18)),
+                                           channelBinding: binding)
         self.state = .awaitingSCRAMFirst(startup, user: user, database: database, exchange: exchange)
-        return .requestAuthentication(.sasl(mechanisms: ["SCRAM-SHA-256"]))
+        // As PostgreSQL: the PLUS variant first, when the connection can bind.
+        return .requestAuthentication(.sasl(mechanisms: binding == nil ? ["SCRAM-SHA-256"]
+                                                                       : ["SCRAM-SHA-256-PLUS", "SCRAM-SHA-256"]))
     }
 
     /// A PasswordMessage / SASLInitialResponse / SASLResponse payload (after the 'p' and length).
@@ -176,14 +183,15 @@ public struct ClientStartupStateMachine: Sendable {
                   let length = payload.readInteger(as: Int32.self) else {
                 return self.fail(.protocolViolation, "malformed SASLInitialResponse")
             }
-            guard mechanism == "SCRAM-SHA-256" else {
+            let plus = mechanism == "SCRAM-SHA-256-PLUS" && self.isEncrypted && self.channelBinding != nil
+            guard mechanism == "SCRAM-SHA-256" || plus else {
                 return self.fail(.protocolViolation, "client selected an invalid SASL authentication mechanism")
             }
             guard length >= 0, let data = payload.readBytes(length: Int(length)), payload.readableBytes == 0 else {
                 return self.fail(.protocolViolation, "malformed SASLInitialResponse")
             }
             do {
-                let serverFirst = try exchange.receiveClientFirst(data)
+                let serverFirst = try exchange.receiveClientFirst(data, plus: plus)
                 self.state = .awaitingSCRAMFinal(startup, user: user, database: database, exchange: exchange)
                 return .requestAuthentication(.saslContinue(serverFirst))
             } catch {

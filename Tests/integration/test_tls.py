@@ -327,3 +327,19 @@ def test_sighup_reloads_certificates_and_a_bad_file_keeps_the_old_one(proxy, cer
     assert server_certificate_serial(px.port) == "serial=07D2"
     assert_still_serving(px)
     kept.close()
+
+
+def test_channel_binding_require_logs_in_with_scram_plus(proxy, certs):
+    px = proxy(top_extra=tls_block(certs))
+    out = px.psql("-At", "-c", "SELECT 'bound'", sslmode="require", channel_binding="require").stdout.strip()
+    assert out == "bound"
+    with psycopg.connect(px.url(), sslmode="verify-full", sslrootcert=str(certs / "ca.crt"),
+                         channel_binding="require", autocommit=True) as c:
+        assert c.execute("SELECT 1").fetchone() == (1,)
+    # a wrong password is still refused with channel binding
+    p = px.psql("-At", "-c", "SELECT 1", sslmode="require", channel_binding="require", password="wrong",
+                check=False, timeout=30)
+    assert p.returncode != 0 and "password authentication failed" in p.stderr, p.stderr
+    # without TLS there is nothing to bind to: libpq refuses itself
+    p = px.psql("-At", "-c", "SELECT 1", sslmode="disable", channel_binding="require", check=False, timeout=30)
+    assert p.returncode != 0
