@@ -310,6 +310,11 @@ def test_sighup_reloads_certificates_and_a_bad_file_keeps_the_old_one(proxy, cer
     px = proxy(top_extra={"client_tls": {"mode": "allow", "cert_file": str(live_crt), "key_file": str(live_key)}})
     assert server_certificate_serial(px.port) == "serial=03E9"  # 1001
     kept = psycopg.connect(px.url(), sslmode="require", autocommit=True)
+    # under load: pgbench over TLS, a new connection (and handshake) per transaction (-C), across both reloads
+    env = {**os.environ, "PGPASSWORD": px.app_password, "PGSSLMODE": "require"}
+    bench = subprocess.Popen(pgbench_command(px.port, "-S", "-C", seconds=8, clients=4), env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    time.sleep(1)
     # rotate: same paths, new files
     live_crt.write_bytes((certs / "server2.crt").read_bytes())
     live_key.write_bytes((certs / "server2.key").read_bytes())
@@ -327,6 +332,9 @@ def test_sighup_reloads_certificates_and_a_bad_file_keeps_the_old_one(proxy, cer
     assert server_certificate_serial(px.port) == "serial=07D2"
     assert_still_serving(px)
     kept.close()
+    out, _ = bench.communicate(timeout=60)
+    done, failed = pgbench_counts(bench.returncode, out)
+    assert bench.returncode == 0 and done > 20 and failed == 0, out
 
 
 def test_channel_binding_require_logs_in_with_scram_plus(proxy, certs):
