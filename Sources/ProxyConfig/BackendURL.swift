@@ -8,8 +8,8 @@
 ///   that does not start a `%XX` escape is kept as is. A literal `%XX` in a password must be written `%25XX`.
 /// - The database defaults to the user name, as in libpq.
 /// - `sslmode`, `sslrootcert`, `sslcert`, `sslkey` set ``tls`` (see ``BackendTLSSettings``); `channel_binding=disable`
-///   or `prefer` and `sslnegotiation=postgres` are accepted and change nothing; `channel_binding=require`,
-///   `require_auth` and `sslnegotiation=direct` are refused as not supported yet.
+///   or `prefer` and `sslnegotiation=postgres` are accepted and change nothing; `channel_binding=require` and
+///   `sslnegotiation=direct` are refused as not supported yet. `require_auth` sets ``requireAuth``.
 /// - `target_session_attrs` picks which host is acceptable; every other query parameter (`application_name`,
 ///   `options`, ...) is kept in ``parameters`` for the server connection's startup message, percent-decoded.
 public struct BackendURL: Sendable, Equatable, CustomStringConvertible {
@@ -21,6 +21,8 @@ public struct BackendURL: Sendable, Equatable, CustomStringConvertible {
     public var parameters: [String: String]
     /// TLS towards the servers (`sslmode` and its files).
     public var tls = BackendTLSSettings()
+    /// `require_auth`: the authentication requests accepted from the server; nil accepts any the proxy can answer.
+    public var requireAuth: RequiredAuthentication?
 
     public init(
         hosts: [HostAndPort], user: String, password: String? = nil, database: String,
@@ -99,6 +101,7 @@ public struct BackendURL: Sendable, Equatable, CustomStringConvertible {
         var parameters: [String: String] = [:]
         var tls = BackendTLSSettings()
         var seenTLSParameters: Set<String> = []
+        var requireAuth: RequiredAuthentication?
         // libpq's `host` and `port` parameters replace the URL's hosts (a socket directory is easier written so).
         var hostParameter: String?
         var portParameter: String?
@@ -113,6 +116,11 @@ public struct BackendURL: Sendable, Equatable, CustomStringConvertible {
             if BackendTLSSettings.parameterNames.contains(name) {
                 guard seenTLSParameters.insert(name).inserted else { throw FieldError("query parameter \(name) is given twice") }
                 _ = try tls.consume(name, value)
+                continue
+            }
+            if name == "require_auth" {
+                guard requireAuth == nil else { throw FieldError("query parameter require_auth is given twice") }
+                requireAuth = try RequiredAuthentication.parse(value)
                 continue
             }
             if try Self.consumeUnsupportedAuthParameter(name, value) { continue }
@@ -140,6 +148,7 @@ public struct BackendURL: Sendable, Equatable, CustomStringConvertible {
             targetSessionAttrs: targetSessionAttrs, parameters: parameters
         )
         url.tls = tls
+        url.requireAuth = requireAuth
         return url
     }
 
@@ -152,8 +161,6 @@ public struct BackendURL: Sendable, Equatable, CustomStringConvertible {
                 throw FieldError("channel_binding=\(value) is not supported yet (disable or prefer)")
             }
             return true
-        case "require_auth":
-            throw FieldError("require_auth is not supported yet")
         case "sslnegotiation":
             guard value == "postgres" else { throw FieldError("sslnegotiation=\(value) is not supported yet (postgres)") }
             return true
@@ -232,7 +239,8 @@ public struct BackendURL: Sendable, Equatable, CustomStringConvertible {
         text += "@" + hostList.joined(separator: ",") + "/" + percentEncode(database)
         var query: [String] = []
         if targetSessionAttrs != .any { query.append("target_session_attrs=\(targetSessionAttrs.rawValue)") }
-        for (name, value) in parameters.sorted(by: { $0.key < $1.key }) + tls.queryItems {
+        let requireAuthItem = requireAuth.map { [("require_auth", $0.text)] } ?? []
+        for (name, value) in parameters.sorted(by: { $0.key < $1.key }) + tls.queryItems + requireAuthItem {
             query.append(percentEncode(name) + "=" + percentEncode(value))
         }
         if !query.isEmpty { text += "?" + query.joined(separator: "&") }

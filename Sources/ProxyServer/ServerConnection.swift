@@ -81,7 +81,8 @@ final class ServerConnection: RelaySocketDelegate, @unchecked Sendable {  // use
             parameters.append((name: "application_name", value: "schemaproxy"))
         }
         self.startup = ServerStartupStateMachine(
-            login: .init(user: backend.user, password: backend.password, database: backend.database, parameters: parameters)
+            login: .init(user: backend.user, password: backend.password, database: backend.database, parameters: parameters,
+                         allowedMethods: backend.requireAuth?.allowed, requireAuthText: backend.requireAuth?.text ?? "")
         )
         self.startupPromise = eventLoop.makePromise(of: Void.self)
         self.statements = ServerStatementCache(capacity: service.settings.maxPreparedStatements)

@@ -12,8 +12,15 @@ public struct ServerStartupStateMachine: Sendable {
         public var database: String
         /// Extra startup parameters (application_name, search_path, options, ...).
         public var parameters: [(name: String, value: String)]
+        /// libpq's `require_auth`: the methods a server may ask for (`password`, `md5`, `scram-sha-256`, `none`
+        /// for no authentication at all); nil allows any. `requireAuthText` is the setting as written, for errors.
+        public var allowedMethods: Set<String>?
+        public var requireAuthText: String
 
-        public init(user: String, password: String?, database: String, parameters: [(name: String, value: String)]) {
+        public init(user: String, password: String?, database: String, parameters: [(name: String, value: String)],
+                    allowedMethods: Set<String>? = nil, requireAuthText: String = "") {
+            self.allowedMethods = allowedMethods
+            self.requireAuthText = requireAuthText
             self.user = user
             self.password = password
             self.database = database
@@ -50,6 +57,8 @@ public struct ServerStartupStateMachine: Sendable {
     private let login: Login
     private var parameters: [ServerParameter] = []
     private var backendKey: BackendKey?
+    /// The server asked for a password or SASL: an AuthenticationOk now ends that exchange (it is not `none`).
+    private var authenticationRequested = false
     private let makeNonce: @Sendable () -> String
 
     public init(login: Login, makeNonce: @escaping @Sendable () -> String = { SCRAM.makeNonce() }) {
@@ -100,6 +109,7 @@ public struct ServerStartupStateMachine: Sendable {
 
     private mutating func receivedAuthentication(_ payload: inout ByteBuffer) -> Action {
         guard let code = payload.readInteger(as: UInt32.self) else { return self.violation("empty Authentication") }
+        if let refusal = self.refusedByRequireAuth(code) { return refusal }
         switch (code, self.state) {
         case (0, .waitingForAuthentication), (0, .scramVerified):
             self.state = .waitingForReady
@@ -140,6 +150,32 @@ public struct ServerStartupStateMachine: Sendable {
         default:
             return .fail(.unsupportedAuthentication("authentication request \(code)"))
         }
+    }
+
+    /// `require_auth`: a request for a method not allowed ends the login before any password is sent. An
+    /// AuthenticationOk with no authentication before it is the method `none`.
+    private mutating func refusedByRequireAuth(_ code: UInt32) -> Action? {
+        guard let allowed = self.login.allowedMethods, case .waitingForAuthentication = self.state else { return nil }
+        let method: String
+        let what: String
+        switch code {
+        case 0:
+            guard !self.authenticationRequested else { return nil }
+            (method, what) = ("none", "no authentication")
+        case 3: (method, what) = ("password", "a cleartext password")
+        case 5: (method, what) = ("md5", "an md5 password")
+        case 10: (method, what) = ("scram-sha-256", "SASL (SCRAM-SHA-256)")
+        case 7, 8: (method, what) = ("gss", "GSSAPI")
+        case 9: (method, what) = ("sspi", "SSPI")
+        default: return nil
+        }
+        guard !allowed.contains(method) else {
+            self.authenticationRequested = true
+            return nil
+        }
+        self.state = .done
+        return .fail(.unsupportedAuthentication(
+            "require_auth=\(self.login.requireAuthText): the server asked for \(what) (\(method))"))
     }
 
     private mutating func violation(_ message: String) -> Action {

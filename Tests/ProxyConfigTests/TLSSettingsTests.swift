@@ -57,6 +57,15 @@ import Testing
         #expect(throws: ConfigError.self) { try BackendURL(parsing: "postgresql://u@h/db?sslmode=require&sslcert=/c") }
         #expect(throws: ConfigError.self) { try BackendURL(parsing: "postgresql://u@h/db?sslmode=require&sslmode=disable") }
         #expect(throws: ConfigError.self) { try BackendURL(parsing: "postgresql://u@h/db?channel_binding=require") }
-        #expect(throws: ConfigError.self) { try BackendURL(parsing: "postgresql://u@h/db?require_auth=scram-sha-256") }
+        #expect(throws: ConfigError.self) { try BackendURL(parsing: "postgresql://u@h/db?require_auth=kerberos") }
+        #expect(throws: ConfigError.self) { try BackendURL(parsing: "postgresql://u@h/db?require_auth=md5,!password") }
+    }
+
+    @Test func requireAuthIsConsumed() throws {
+        let url = try BackendURL(parsing: "postgresql://u@h/db?require_auth=scram-sha-256")
+        #expect(url.requireAuth?.allowed == ["scram-sha-256"])
+        #expect(url.parameters.isEmpty)
+        let negated = try BackendURL(parsing: "postgresql://u@h/db?require_auth=!password,!md5")
+        #expect(negated.requireAuth?.allowed == ["gss", "sspi", "scram-sha-256", "none"])
     }
 }

@@ -351,3 +351,16 @@ def test_channel_binding_require_logs_in_with_scram_plus(proxy, certs):
     # without TLS there is nothing to bind to: libpq refuses itself
     p = px.psql("-At", "-c", "SELECT 1", sslmode="disable", channel_binding="require", check=False, timeout=30)
     assert p.returncode != 0
+
+
+def test_backend_require_auth_refuses_a_weaker_method(proxy, pg):
+    """heal7_md5 logs in with md5 (pg_hba): require_auth=scram-sha-256 refuses it, md5 or !password allow it."""
+    base = f"postgresql://heal7_md5:{pg.md5_password}@127.0.0.1:{pg.port}/heal7"
+    px = proxy(services={"md5svc": {"backend": base + "?require_auth=scram-sha-256"}}, checkout_timeout="2s")
+    with pytest.raises(psycopg.OperationalError):
+        px.connect("md5svc")
+    assert "require_auth=scram-sha-256: the server asked for an md5 password" in px.stderr_text()
+    for allowed in ("md5", "!password"):
+        px = proxy(services={"md5svc": {"backend": base + f"?require_auth={allowed}"}})
+        with px.connect("md5svc") as c:
+            assert c.execute("SELECT current_user").fetchone() == ("heal7_md5",)
