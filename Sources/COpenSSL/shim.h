@@ -60,6 +60,34 @@ static inline int spx_ssl_server_end_point(SSL *ssl, int own_certificate, unsign
     return (int)length;
 }
 
+// ALPN "postgresql" (PostgreSQL 17's direct TLS): the server side picks it when the client offers it, and
+// refuses a client that offers ALPN without it.
+static const unsigned char spx_alpn_postgresql[] = {10, 'p', 'o', 's', 't', 'g', 'r', 'e', 's', 'q', 'l'};
+
+static inline int spx_alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen,
+                                  const unsigned char *in, unsigned int inlen, void *arg) {
+    (void)ssl; (void)arg;
+    unsigned char *selected = NULL;
+    if (SSL_select_next_proto(&selected, outlen, spx_alpn_postgresql, sizeof spx_alpn_postgresql, in, inlen)
+            == OPENSSL_NPN_NEGOTIATED) {
+        *out = selected;
+        return SSL_TLSEXT_ERR_OK;
+    }
+    return SSL_TLSEXT_ERR_ALERT_FATAL;
+}
+
+static inline void spx_ssl_ctx_select_alpn_postgresql(SSL_CTX *ctx) {
+    SSL_CTX_set_alpn_select_cb(ctx, spx_alpn_select, NULL);
+}
+
+// Whether the handshake agreed on ALPN "postgresql".
+static inline int spx_ssl_alpn_is_postgresql(SSL *ssl) {
+    const unsigned char *data = NULL;
+    unsigned int length = 0;
+    SSL_get0_alpn_selected(ssl, &data, &length);
+    return length == 10 && memcmp(data, "postgresql", 10) == 0;
+}
+
 // The oldest queued OpenSSL error as text (empty when there is none); clears the queue.
 static inline void spx_ssl_last_error(char *buf, size_t size) {
     unsigned long code = ERR_get_error(), next;

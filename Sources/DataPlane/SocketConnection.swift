@@ -69,6 +69,13 @@ public final class SocketConnection {
         }
     }
 
+    /// The next byte the socket will give, without taking it; nil when none has arrived (or the peer closed).
+    public func peekByte() -> UInt8? {
+        var byte: UInt8 = 0
+        let result = recv(self.descriptor, &byte, 1, Int32(MSG_PEEK))
+        return result == 1 ? byte : nil
+    }
+
     /// Stops or resumes readable events (backpressure from the peer this connection's bytes go to).
     public func setReading(_ on: Bool) {
         guard self.readingWanted != on else { return }

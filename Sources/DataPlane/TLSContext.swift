@@ -99,6 +99,7 @@ public final class TLSContext: @unchecked Sendable {  // SSL_CTX is safe to shar
         if role == .server {
             // Session tickets would need a key shared and rotated across processes; full handshakes are simpler.
             SSL_CTX_set_num_tickets(context, 0)
+            spx_ssl_ctx_select_alpn_postgresql(context)
         }
     }
 

@@ -104,6 +104,9 @@ public final class TLSSession {
         return Array(buffer.prefix(Int(length)))
     }
 
+    /// Whether the handshake agreed on ALPN `postgresql` (required for direct TLS).
+    public var negotiatedPostgresALPN: Bool { spx_ssl_alpn_is_postgresql(self.ssl) == 1 }
+
     /// The negotiated protocol (e.g. "TLSv1.3"), for logs.
     public var protocolVersion: String { String(cString: SSL_get_version(self.ssl)) }
 

@@ -40,6 +40,27 @@ extension ClientConnectionHandler {
         guard let tls = self.socket.connection.tls, tls.isEstablished else { return }
         machine.clientCertificateName = tls.peerCommonName
         machine.channelBinding = tls.serverEndPoint
+        machine.negotiatedPostgresALPN = tls.negotiatedPostgresALPN
+    }
+
+    /// A ClientHello as the first bytes (`sslnegotiation=direct`): TLS at once, without an SSLRequest and 'S'.
+    func socketBeginsWithTLSHandshake() {
+        guard case .startup(var machine) = self.phase, machine.directTLSStarted(),
+              let context = self.runtime.clientTLSContext else {
+            return self.socket.close()  // TLS bytes where TLS is not configured: nothing to say in plaintext
+        }
+        self.phase = .startup(machine)
+        let connection = self.socket.connection
+        do {
+            let session = try context.makeSession(descriptor: connection.descriptor)
+            guard connection.startTLS(session) else {
+                self.logTLSFailure(reason: session.failureReason ?? "the TLS handshake could not start")
+                return self.socket.close()
+            }
+        } catch {
+            self.logTLSFailure(reason: error.description)
+            self.socket.close()
+        }
     }
 
     /// Logs why TLS failed, once the socket closed because of it.

@@ -37,7 +37,7 @@ final class ClientConnectionHandler: RelaySocketDelegate, @unchecked Sendable { 
     let waiterID: Int
     let remoteAddress: String
 
-    fileprivate var phase: Phase
+    var phase: Phase
     /// The client's socket; it owns this handler while the loop has it registered.
     private(set) var socket: RelaySocket<ClientConnectionHandler>!
     private var allocator: ByteBufferAllocator { self.socket.allocator }
@@ -149,6 +149,7 @@ final class ClientConnectionHandler: RelaySocketDelegate, @unchecked Sendable { 
             return self.failAndClose(.fatal(.tooManyConnections, "sorry, too many connections are logging in (max_pending_logins)"))
         }
         self.countedAsPendingLogin = true
+        self.socket.sniffsDirectTLS = self.runtime.clientTLSContext != nil  // see ClientConnectionHandler+TLS.swift
         let timeout = self.runtime.loginTimeout
         if timeout > .zero {
             self.loginTimeout = self.eventLoop.scheduleTask(in: timeout) { [self] in

@@ -11,6 +11,12 @@ protocol RelaySocketDelegate: AnyObject {
     func socketWritabilityChanged(_ writable: Bool)
     /// The socket is closed (by the peer, an error, or `close()`); called once, after the event that closed it.
     func socketClosed()
+    /// The first byte the peer sent starts a TLS handshake (direct TLS); only asked when `sniffsDirectTLS` is set.
+    func socketBeginsWithTLSHandshake()
+}
+
+extension RelaySocketDelegate {
+    func socketBeginsWithTLSHandshake() {}
 }
 
 /// The I/O shell of one client or server connection on a relay loop: one receive per readiness event (into the
@@ -31,6 +37,8 @@ final class RelaySocket<Delegate: RelaySocketDelegate>: EventHandler, @unchecked
     private var joined: ByteBuffer?
     private var reportedUnwritable = false
     private var closeWhenDrained = false
+    /// Look at the first byte before reading it: a TLS handshake record (0x16) goes to OpenSSL, not the delegate.
+    var sniffsDirectTLS = false
     private(set) var isClosed = false
     let allocator = ByteBufferAllocator()
 
@@ -115,6 +123,14 @@ final class RelaySocket<Delegate: RelaySocketDelegate>: EventHandler, @unchecked
         }
         // With TLS any event may have made input readable (a handshake finished by a writable event, a read that
         // waited for one), and OpenSSL may hold decrypted bytes the socket will not signal again.
+        if self.sniffsDirectTLS, events & (RelayLoop.readable | RelayLoop.hangup | RelayLoop.error) != 0,
+           let first = self.connection.peekByte() {
+            self.sniffsDirectTLS = false
+            if first == 0x16 {
+                self.delegate.socketBeginsWithTLSHandshake()
+                if self.isClosed { return }
+            }
+        }
         let tls = self.connection.isTLS
         guard events & (RelayLoop.readable | RelayLoop.hangup | RelayLoop.error) != 0 || tls,
               self.connection.isReading else {

@@ -59,6 +59,20 @@ public struct ClientStartupStateMachine: Sendable {
     /// The TLS connection's `tls-server-end-point` data, set by the connection once the handshake is done:
     /// `SCRAM-SHA-256-PLUS` is offered with it.
     public var channelBinding: [UInt8]?
+    /// The client began with a TLS ClientHello, without an SSLRequest (PostgreSQL 17's `sslnegotiation=direct`).
+    public private(set) var isDirectTLS = false
+    /// The handshake agreed on ALPN `postgresql`, which direct TLS requires; set by the connection.
+    public var negotiatedPostgresALPN = false
+
+    /// The connection started TLS directly (a ClientHello as its first bytes): only allowed where TLS is
+    /// configured, before anything else.
+    public mutating func directTLSStarted() -> Bool {
+        guard self.encryption != .refuse, case .awaitingStartup(false, false) = self.state else { return false }
+        self.state = .awaitingStartup(sslRefused: true, gssRefused: false)
+        self.isEncrypted = true
+        self.isDirectTLS = true
+        return true
+    }
 
     /// Drawn once per process: an unknown user must be offered the same salt at every attempt, as a real
     /// user is, or the salt would tell who exists.
@@ -106,6 +120,9 @@ public struct ClientStartupStateMachine: Sendable {
                 return [self.fail(.invalidAuthorizationSpecification, "no PostgreSQL user name specified in startup packet")]
             }
             let database = startup.database ?? user
+            if self.isDirectTLS, !self.negotiatedPostgresALPN {
+                return [self.fail(.protocolViolation, "direct TLS connection without ALPN \"postgresql\"")]
+            }
             if self.encryption == .require, !self.isEncrypted {
                 return [self.fail(.invalidAuthorizationSpecification,
                                   "TLS is required for user \"\(user)\" (client_tls.mode require); connect with sslmode=require")]

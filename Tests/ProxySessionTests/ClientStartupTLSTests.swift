@@ -66,4 +66,31 @@ import Testing
         _ = none.received(.sslRequest)
         #expect(sqlState(none.received(startup("app"))) == "28000", "no certificate, no login")
     }
+
+    @Test func directTLSNeedsConfiguredTLSAndALPN() {
+        var refused = ClientStartupStateMachine(method: .trust, credentials: [:], encryption: .refuse)
+        let refusedStarted = refused.directTLSStarted()
+        #expect(!refusedStarted)
+        var late = ClientStartupStateMachine(method: .trust, credentials: [:], encryption: .allow)
+        _ = late.received(.sslRequest)
+        let lateStarted = late.directTLSStarted()
+        #expect(!lateStarted, "only as the very first bytes")
+
+        var direct = ClientStartupStateMachine(method: .trust, credentials: [:], encryption: .require)
+        let directStarted = direct.directTLSStarted()
+        #expect(directStarted)
+        #expect(direct.isEncrypted)
+        #expect(sqlState(direct.received(startup("alice"))) == "08P01", "no ALPN postgresql")
+
+        var withALPN = ClientStartupStateMachine(method: .trust, credentials: [:], encryption: .require)
+        let alpnStarted = withALPN.directTLSStarted()
+        #expect(alpnStarted)
+        withALPN.negotiatedPostgresALPN = true
+        guard case .authenticated? = withALPN.received(startup("alice")).last else {
+            Issue.record("expected a login")
+            return
+        }
+        let again = withALPN.received(.sslRequest)
+        #expect(sqlState(again) == "08P01", "nothing after the login")
+    }
 }

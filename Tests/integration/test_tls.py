@@ -364,3 +364,57 @@ def test_backend_require_auth_refuses_a_weaker_method(proxy, pg):
         px = proxy(services={"md5svc": {"backend": base + f"?require_auth={allowed}"}})
         with px.connect("md5svc") as c:
             assert c.execute("SELECT current_user").fetchone() == ("heal7_md5",)
+
+
+def direct_tls(px, certs, alpn: list[str] | None):
+    ctx = ssl.create_default_context(cafile=str(certs / "ca.crt"))
+    if alpn is not None:
+        ctx.set_alpn_protocols(alpn)
+    raw = socket.create_connection(("127.0.0.1", px.port), timeout=10)
+    return ctx.wrap_socket(raw, server_hostname="127.0.0.1")
+
+
+def read_messages_until(sock, last: bytes) -> list[tuple[bytes, bytes]]:
+    data, msgs = b"", []
+    while True:
+        while len(data) >= 5 and len(data) >= 1 + int.from_bytes(data[1:5], "big"):
+            n = int.from_bytes(data[1:5], "big")
+            msgs.append((data[:1], data[5:1 + n]))
+            data = data[1 + n:]
+            if msgs[-1][0] in (last, b"E"):
+                return msgs
+        chunk = sock.recv(65536)
+        if not chunk:
+            return msgs
+        data += chunk
+
+
+def test_direct_tls_with_alpn_postgresql(proxy, certs):
+    """PostgreSQL 17's sslnegotiation=direct: a ClientHello as the first bytes, ALPN "postgresql"."""
+    px = proxy(auth="trust", top_extra=tls_block(certs))
+    s = direct_tls(px, certs, ["postgresql"])
+    assert s.selected_alpn_protocol() == "postgresql"
+    s.sendall(pgwire.startup_packet({"user": "app", "database": "saju_service"}))
+    assert read_messages_until(s, b"Z")[-1][0] == b"Z"
+    s.sendall(pgwire.query("SELECT 'direct'"))
+    msgs = read_messages_until(s, b"Z")
+    assert pgwire.data_rows(msgs) == [["direct"]], msgs
+    s.close()
+    # without ALPN: refused after the handshake, with 08P01
+    s = direct_tls(px, certs, None)
+    s.sendall(pgwire.startup_packet({"user": "app", "database": "saju_service"}))
+    errs = pgwire.errors(read_messages_until(s, b"Z"))
+    assert errs and errs[0]["C"] == "08P01" and "ALPN" in errs[0]["M"], errs
+    s.close()
+    # ALPN without "postgresql": the handshake fails
+    with pytest.raises((ssl.SSLError, ConnectionError)):
+        direct_tls(px, certs, ["http/1.1"])
+    assert_still_serving(px)
+
+
+def test_direct_tls_is_refused_without_client_tls(proxy, certs):
+    px = proxy(auth="trust")
+    with pytest.raises((ssl.SSLError, ConnectionError, OSError)):
+        direct_tls(px, certs, ["postgresql"])
+    with px.connect() as c:
+        assert c.execute("SELECT 1").fetchone() == (1,)
