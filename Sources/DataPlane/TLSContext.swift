@@ -52,6 +52,7 @@ public final class TLSContext: @unchecked Sendable {  // SSL_CTX is safe to shar
         verification: TLSPeerVerification = .none, protocols: ClosedRange<TLSProtocolVersion> = .tls12 ... .tls13,
         ciphers: String? = nil
     ) throws(TLSError) {
+        _ = Self.ignoreBrokenPipes
         guard let context = SSL_CTX_new(role == .server ? TLS_server_method() : TLS_client_method()) else {
             throw TLSError("cannot create a TLS context: \(Self.lastError())")
         }
@@ -104,6 +105,11 @@ public final class TLSContext: @unchecked Sendable {  // SSL_CTX is safe to shar
     }
 
     deinit { SSL_CTX_free(self.context) }
+
+    /// OpenSSL writes with write(2), which raises SIGPIPE when the peer is gone (plaintext sends use MSG_NOSIGNAL):
+    /// the signal is ignored for the process once TLS is used, so a vanished peer is an EPIPE for its connection
+    /// only, never the end of the process.
+    private static let ignoreBrokenPipes: Void = { _ = signal(SIGPIPE, SIG_IGN) }()
 
     /// A session on `descriptor` (not owned: the `SocketConnection` closes it). `hostName` is what `.chainAndHost`
     /// checks and what a client sends as SNI.

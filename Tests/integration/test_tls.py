@@ -418,3 +418,19 @@ def test_direct_tls_is_refused_without_client_tls(proxy, certs):
         direct_tls(px, certs, ["postgresql"])
     with px.connect() as c:
         assert c.execute("SELECT 1").fetchone() == (1,)
+
+
+def test_client_vanishing_mid_result_over_tls_leaves_the_proxy_running(proxy, certs):
+    """A client reset mid-result over TLS ends its connection only (SIGPIPE itself: TLSSessionTests)."""
+    px = proxy(auth="trust", top_extra=tls_block(certs))
+    for _ in range(3):
+        s = direct_tls(px, certs, ["postgresql"])
+        s.sendall(pgwire.startup_packet({"user": "app", "database": "saju_service"}))
+        read_messages_until(s, b"Z")
+        s.sendall(pgwire.query("SELECT repeat('x', 1000) FROM generate_series(1, 50000)"))
+        s.recv(1000)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")  # RST on close
+        s.close()
+        time.sleep(0.3)
+    assert px.alive()
+    assert_still_serving(px)
