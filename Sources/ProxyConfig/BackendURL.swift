@@ -23,6 +23,8 @@ public struct BackendURL: Sendable, Equatable, CustomStringConvertible {
     public var tls = BackendTLSSettings()
     /// `require_auth`: the authentication requests accepted from the server; nil accepts any the proxy can answer.
     public var requireAuth: RequiredAuthentication?
+    /// `channel_binding=require`: SCRAM-SHA-256-PLUS bound to the TLS connection (needs an sslmode other than disable).
+    public var channelBindingRequired = false
 
     public init(
         hosts: [HostAndPort], user: String, password: String? = nil, database: String,
@@ -102,6 +104,7 @@ public struct BackendURL: Sendable, Equatable, CustomStringConvertible {
         var tls = BackendTLSSettings()
         var seenTLSParameters: Set<String> = []
         var requireAuth: RequiredAuthentication?
+        var channelBindingRequired = false
         // libpq's `host` and `port` parameters replace the URL's hosts (a socket directory is easier written so).
         var hostParameter: String?
         var portParameter: String?
@@ -121,6 +124,10 @@ public struct BackendURL: Sendable, Equatable, CustomStringConvertible {
             if name == "require_auth" {
                 guard requireAuth == nil else { throw FieldError("query parameter require_auth is given twice") }
                 requireAuth = try RequiredAuthentication.parse(value)
+                continue
+            }
+            if name == "channel_binding", value == "require" {
+                channelBindingRequired = true
                 continue
             }
             if try Self.consumeUnsupportedAuthParameter(name, value) { continue }
@@ -149,6 +156,10 @@ public struct BackendURL: Sendable, Equatable, CustomStringConvertible {
         )
         url.tls = tls
         url.requireAuth = requireAuth
+        url.channelBindingRequired = channelBindingRequired
+        if channelBindingRequired, tls.mode == .disable {
+            throw FieldError("channel_binding=require needs TLS: add sslmode=require (or prefer, verify-ca, verify-full)")
+        }
         return url
     }
 
@@ -158,7 +169,7 @@ public struct BackendURL: Sendable, Equatable, CustomStringConvertible {
         switch name {
         case "channel_binding":
             guard value == "disable" || value == "prefer" else {
-                throw FieldError("channel_binding=\(value) is not supported yet (disable or prefer)")
+                throw FieldError("channel_binding \"\(value)\" is not one of disable, prefer, require")
             }
             return true
         case "sslnegotiation":
@@ -239,7 +250,8 @@ public struct BackendURL: Sendable, Equatable, CustomStringConvertible {
         text += "@" + hostList.joined(separator: ",") + "/" + percentEncode(database)
         var query: [String] = []
         if targetSessionAttrs != .any { query.append("target_session_attrs=\(targetSessionAttrs.rawValue)") }
-        let requireAuthItem = requireAuth.map { [("require_auth", $0.text)] } ?? []
+        let requireAuthItem = (requireAuth.map { [("require_auth", $0.text)] } ?? [])
+            + (channelBindingRequired ? [("channel_binding", "require")] : [])
         for (name, value) in parameters.sorted(by: { $0.key < $1.key }) + tls.queryItems + requireAuthItem {
             query.append(percentEncode(name) + "=" + percentEncode(value))
         }

@@ -59,6 +59,12 @@ extension ServerConnection {
         }
     }
 
+    /// Hands the established session's channel binding data to the login (channel_binding=require), once.
+    func noteServerTLS() {
+        guard self.startup.channelBinding == nil, let tls = self.socket?.connection.tls, tls.isEstablished else { return }
+        self.startup.channelBinding = tls.serverEndPoint
+    }
+
     /// Why the socket closed during startup: a TLS failure names OpenSSL's reason (a certificate that does not
     /// match the host name, an unknown CA, ...).
     var closedDuringStartupError: any Error {

@@ -82,7 +82,8 @@ final class ServerConnection: RelaySocketDelegate, @unchecked Sendable {  // use
         }
         self.startup = ServerStartupStateMachine(
             login: .init(user: backend.user, password: backend.password, database: backend.database, parameters: parameters,
-                         allowedMethods: backend.requireAuth?.allowed, requireAuthText: backend.requireAuth?.text ?? "")
+                         allowedMethods: backend.requireAuth?.allowed, requireAuthText: backend.requireAuth?.text ?? "",
+                         requireChannelBinding: backend.channelBindingRequired)
         )
         self.startupPromise = eventLoop.makePromise(of: Void.self)
         self.statements = ServerStatementCache(capacity: service.settings.maxPreparedStatements)
@@ -229,6 +230,7 @@ final class ServerConnection: RelaySocketDelegate, @unchecked Sendable {  // use
 
     private func receivedDuringStartup(_ buffer: ByteBuffer) {
         if self.awaitingTLSAnswer { return self.receivedTLSAnswer(buffer) }
+        self.noteServerTLS()  // see ServerConnection+TLS.swift
         if self.startupBuffer == nil { self.startupBuffer = buffer } else { self.startupBuffer!.writeImmutableBuffer(buffer) }
         while case .startup = self.phase {
             let frame: Frame?

@@ -16,9 +16,12 @@ public struct ServerStartupStateMachine: Sendable {
         /// for no authentication at all); nil allows any. `requireAuthText` is the setting as written, for errors.
         public var allowedMethods: Set<String>?
         public var requireAuthText: String
+        /// `channel_binding=require`: only SCRAM-SHA-256-PLUS bound to the TLS connection will do.
+        public var requireChannelBinding: Bool
 
         public init(user: String, password: String?, database: String, parameters: [(name: String, value: String)],
-                    allowedMethods: Set<String>? = nil, requireAuthText: String = "") {
+                    allowedMethods: Set<String>? = nil, requireAuthText: String = "", requireChannelBinding: Bool = false) {
+            self.requireChannelBinding = requireChannelBinding
             self.allowedMethods = allowedMethods
             self.requireAuthText = requireAuthText
             self.user = user
@@ -59,6 +62,9 @@ public struct ServerStartupStateMachine: Sendable {
     private var backendKey: BackendKey?
     /// The server asked for a password or SASL: an AuthenticationOk now ends that exchange (it is not `none`).
     private var authenticationRequested = false
+    /// The TLS connection's `tls-server-end-point` data (the server certificate's hash), set by the connection once
+    /// its handshake is done; used with `channel_binding=require`.
+    public var channelBinding: [UInt8]?
     private let makeNonce: @Sendable () -> String
 
     public init(login: Login, makeNonce: @escaping @Sendable () -> String = { SCRAM.makeNonce() }) {
@@ -110,6 +116,12 @@ public struct ServerStartupStateMachine: Sendable {
     private mutating func receivedAuthentication(_ payload: inout ByteBuffer) -> Action {
         guard let code = payload.readInteger(as: UInt32.self) else { return self.violation("empty Authentication") }
         if let refusal = self.refusedByRequireAuth(code) { return refusal }
+        // channel_binding=require: anything but the SCRAM exchange (a password, md5, or no authentication) is refused.
+        if self.login.requireChannelBinding, case .waitingForAuthentication = self.state, code != 10 {
+            self.state = .done
+            return .fail(.unsupportedAuthentication(
+                "channel_binding=require, but the server asked for authentication request \(code) instead of SCRAM"))
+        }
         switch (code, self.state) {
         case (0, .waitingForAuthentication), (0, .scramVerified):
             self.state = .waitingForReady
@@ -124,8 +136,20 @@ public struct ServerStartupStateMachine: Sendable {
         case (10, .waitingForAuthentication):
             var mechanisms: [String] = []
             while let mechanism = payload.readNullTerminatedString(), !mechanism.isEmpty { mechanisms.append(mechanism) }
-            guard mechanisms.contains("SCRAM-SHA-256") else { return .fail(.unsupportedAuthentication(mechanisms.joined(separator: ","))) }
             guard let password = self.login.password else { return .fail(.passwordRequired) }
+            if self.login.requireChannelBinding {
+                guard mechanisms.contains("SCRAM-SHA-256-PLUS"), let binding = self.channelBinding else {
+                    self.state = .done
+                    return .fail(.unsupportedAuthentication(
+                        "channel_binding=require, but the server offered \(mechanisms.joined(separator: ","))"
+                        + (self.channelBinding == nil ? " and the connection has no TLS certificate to bind to" : "")))
+                }
+                let exchange = SCRAMClientExchange(password: password, clientNonce: self.makeNonce(),
+                                                   channelBinding: binding)
+                self.state = .scram(exchange, sentFinal: false)
+                return .send(.saslInitialResponse(mechanism: "SCRAM-SHA-256-PLUS", data: exchange.clientFirstMessage()))
+            }
+            guard mechanisms.contains("SCRAM-SHA-256") else { return .fail(.unsupportedAuthentication(mechanisms.joined(separator: ","))) }
             let exchange = SCRAMClientExchange(password: password, clientNonce: self.makeNonce())
             self.state = .scram(exchange, sentFinal: false)
             return .send(.saslInitialResponse(mechanism: "SCRAM-SHA-256", data: exchange.clientFirstMessage()))

@@ -57,4 +57,21 @@ import Testing
         var plain = SCRAMServerExchange(verifier: verifier, channelBinding: binding)
         #expect(throws: Never.self) { try plain.receiveClientFirst(bytes("n,,n=,r=abc")) }
     }
+
+    @Test func theProxysClientSideBindsAndOurServerSideAcceptsIt() throws {
+        var server = SCRAMServerExchange(verifier: verifier, channelBinding: binding)
+        var client = SCRAMClientExchange(password: "pencil", channelBinding: binding)
+        #expect(String(decoding: client.clientFirstMessage(), as: UTF8.self).hasPrefix("p=tls-server-end-point,,"))
+        let serverFirst = try server.receiveClientFirst(client.clientFirstMessage(), plus: true)
+        let serverFinal = try server.receiveClientFinal(try client.receiveServerFirst(serverFirst))
+        try client.verifyServerFinal(serverFinal)
+        #expect(server.isAuthenticated)
+
+        // bound to another certificate than the server's: refused
+        var otherServer = SCRAMServerExchange(verifier: verifier, channelBinding: Array(repeating: 0, count: 32))
+        var otherClient = SCRAMClientExchange(password: "pencil", channelBinding: binding)
+        let otherFirst = try otherServer.receiveClientFirst(otherClient.clientFirstMessage(), plus: true)
+        let otherFinal = try otherClient.receiveServerFirst(otherFirst)
+        #expect(throws: AuthError.self) { try otherServer.receiveClientFinal(otherFinal) }
+    }
 }

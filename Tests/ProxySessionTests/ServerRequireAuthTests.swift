@@ -49,4 +49,39 @@ import Testing
         var none = machine(allowed: ["none", "md5"])
         #expect(none.received(BackendMessageID.authentication, payload: request(0)) == .wait)
     }
+
+    @Test func channelBindingRequireNeedsPlusAndTLS() {
+        func bound(_ binding: [UInt8]?) -> ServerStartupStateMachine {
+            var sm = ServerStartupStateMachine(login: .init(
+                user: "alice", password: "secret", database: "app", parameters: [], requireChannelBinding: true))
+            _ = sm.connected()
+            sm.channelBinding = binding
+            return sm
+        }
+        let plain = Array(Payload().cstring("SCRAM-SHA-256").byte(0).buffer.readableBytesView)
+        let both = Array(Payload().cstring("SCRAM-SHA-256-PLUS").cstring("SCRAM-SHA-256").byte(0).buffer.readableBytesView)
+        var noPlus = bound(Array(1...32))
+        guard case .fail = noPlus.received(BackendMessageID.authentication, payload: request(10, plain)) else {
+            Issue.record("SCRAM without PLUS must be refused")
+            return
+        }
+        var noTLS = bound(nil)
+        guard case .fail = noTLS.received(BackendMessageID.authentication, payload: request(10, both)) else {
+            Issue.record("no binding data must be refused")
+            return
+        }
+        var md5 = bound(Array(1...32))
+        guard case .fail = md5.received(BackendMessageID.authentication, payload: request(5, [1, 2, 3, 4])) else {
+            Issue.record("md5 must be refused")
+            return
+        }
+        var ok = bound(Array(1...32))
+        guard case .send(.saslInitialResponse(let mechanism, let data)) =
+                ok.received(BackendMessageID.authentication, payload: request(10, both)) else {
+            Issue.record("expected SCRAM-SHA-256-PLUS")
+            return
+        }
+        #expect(mechanism == "SCRAM-SHA-256-PLUS")
+        #expect(String(decoding: data, as: UTF8.self).hasPrefix("p=tls-server-end-point,,"))
+    }
 }

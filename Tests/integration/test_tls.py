@@ -434,3 +434,15 @@ def test_client_vanishing_mid_result_over_tls_leaves_the_proxy_running(proxy, ce
         time.sleep(0.3)
     assert px.alive()
     assert_still_serving(px)
+
+
+def test_backend_channel_binding_require(proxy, tls_cluster, pg):
+    """SCRAM-SHA-256-PLUS towards the server: PostgreSQL checks the bound certificate hash itself."""
+    px = proxy(services=tls_backend(tls_cluster, sslmode="require", channel_binding="require"))
+    assert server_ssl_in_use(px) is True
+    # a server without TLS: nothing to bind to, refused with the reason
+    backend = f"postgresql://heal7_app:${{ITEST_DB_PASSWORD}}@127.0.0.1:{pg.port}/heal7?sslmode=prefer&channel_binding=require"
+    px = proxy(services={"plain": {"backend": backend}}, checkout_timeout="2s")
+    with pytest.raises(psycopg.OperationalError):
+        px.connect("plain")
+    assert "channel_binding=require" in px.stderr_text()
