@@ -9,8 +9,9 @@ import PackageDescription
 //   ConnectionPool   per-service pool state machine (no NIO)
 //   ProxySession     client and server connection state machines (no sockets)
 //   CEventShim       epoll and eventfd for Swift (the Glibc module hides them)
+//   COpenSSL         OpenSSL (libssl-dev) for Swift, with inline wrappers for its macros
 //   DataPlane        the relay's own event loops: epoll, timers, mailbox, sockets that queue only what the kernel
-//                    does not take (no NIO)
+//                    does not take, TLS sessions on those sockets (no NIO)
 //   ProxyServer      the shell: client and server connections on the DataPlane loops, pools, admin console;
 //                    NIO for the control plane (metrics HTTP, signals, reload)
 //   CatalogTools     libpq for the command line's catalog tools (mapping discover, check --live); not the proxy's
@@ -37,7 +38,9 @@ let package = Package(
     targets: [
         .systemLibrary(name: "CPgQuery"),
         .target(name: "CEventShim"),
-        .target(name: "DataPlane", dependencies: ["CEventShim"], swiftSettings: hotPath),
+        // OpenSSL from Debian's libssl-dev: TLS towards clients and servers, in DataPlane's sockets.
+        .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
+        .target(name: "DataPlane", dependencies: ["CEventShim", "COpenSSL"], swiftSettings: hotPath),
         // libpq from Debian's libpq-dev.
         .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
         .target(

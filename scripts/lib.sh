@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # Shared helpers for schemaproxy's scripts. Source it:  . "$(dirname "$0")/lib.sh"
 #
-#   ensure_packages [EXTRA...]      apt-get install what is missing (PostgreSQL 15, pgbouncer, libpg_query, EXTRA)
+#   ensure_packages [EXTRA...]      apt-get install what is missing (PostgreSQL 15, pgbouncer, libpg_query, OpenSSL, EXTRA)
 #   ensure_python_packages          pip install pytest, psycopg 3, psycopg2, asyncpg, SQLAlchemy 2 (+ greenlet) if missing
 #   ensure_test_tool CMD PACKAGE    install Debian PACKAGE if CMD is missing; a failure ends the run under CI=true
 #   is_ci                           true when CI=true (CI runs .ci/run with it)
@@ -38,7 +38,8 @@ _pkg_installed() {
 }
 
 ensure_packages() {
-    local wanted=(postgresql-15 postgresql-client-15 pgbouncer libpg-query-dev libpq-dev procps iproute2 "$@")
+    local wanted=(postgresql-15 postgresql-client-15 pgbouncer libpg-query-dev libpq-dev libssl-dev openssl procps iproute2
+                  "$@")
     local missing=() p
     for p in "${wanted[@]}"; do
         _pkg_installed "$p" || missing+=("$p")

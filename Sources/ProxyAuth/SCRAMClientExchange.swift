@@ -1,5 +1,6 @@
 /// The proxy's side of a SCRAM-SHA-256 login to a PostgreSQL server, as libpq runs it (RFC 5802, RFC 7677): no
-/// channel binding (`n,,`) and, by default, an empty username (PostgreSQL takes the user from the startup message).
+/// channel binding (`n,,`) unless `channelBinding` is given (SCRAM-SHA-256-PLUS, `p=tls-server-end-point`), and, by
+/// default, an empty username (PostgreSQL takes the user from the startup message).
 ///
 /// Send ``clientFirstMessage()`` in `SASLInitialResponse`, pass the `AuthenticationSASLContinue` data to
 /// ``receiveServerFirst(_:)`` and send what it returns in `SASLResponse`, then check the `AuthenticationSASLFinal`
@@ -10,12 +11,18 @@ public struct SCRAMClientExchange: Sendable {
     private let username: String
     /// The server signature we expect in the server-final-message, once the client-final was made.
     private var expectedServerSignature: [UInt8]?
+    /// The TLS connection's `tls-server-end-point` data when binding (SCRAM-SHA-256-PLUS).
+    private let channelBinding: [UInt8]?
+    private var gs2Header: String { self.channelBinding == nil ? "n,," : "p=tls-server-end-point,," }
 
     /// - Parameters:
     ///   - password: the backend password (plain text; SASLprep is applied).
     ///   - clientNonce: the client's nonce; random by default, injectable for tests.
     ///   - username: the `n=` attribute; PostgreSQL ignores it, so libpq (and the proxy) leave it empty.
-    public init(password: String, clientNonce: String = SCRAM.makeNonce(), username: String = "") {
+    ///   - channelBinding: the server certificate's hash (`tls-server-end-point`) to bind to; nil for none.
+    public init(password: String, clientNonce: String = SCRAM.makeNonce(), username: String = "",
+                channelBinding: [UInt8]? = nil) {
+        self.channelBinding = channelBinding
         precondition(SCRAM.isValidNonce(clientNonce[...]), "a SCRAM nonce must be printable ASCII without commas")
         self.password = password
         self.clientNonce = clientNonce
@@ -25,7 +32,7 @@ public struct SCRAMClientExchange: Sendable {
 
     /// `n,,n=,r=<client nonce>`.
     public func clientFirstMessage() -> [UInt8] {
-        Array("n,,\(clientFirstBare)".utf8)
+        Array("\(gs2Header)\(clientFirstBare)".utf8)
     }
 
     private var clientFirstBare: String { "n=\(username),r=\(clientNonce)" }
@@ -68,7 +75,7 @@ public struct SCRAMClientExchange: Sendable {
         }
         let salted = saltedPassword(salt, iterations)
         let clientKey = SCRAM.clientKey(saltedPassword: salted)
-        let withoutProof = "c=\(Base64.encode(Array("n,,".utf8))),r=\(nonce)"
+        let withoutProof = "c=\(Base64.encode(Array(gs2Header.utf8) + (channelBinding ?? []))),r=\(nonce)"
         let authMessage = Array("\(clientFirstBare),\(text),\(withoutProof)".utf8)
         let clientSignature = SCRAM.hmac(key: SCRAM.hash(clientKey), authMessage)
         let proof = SCRAM.xor(clientKey, clientSignature)

@@ -7,6 +7,9 @@
 ///   the last `@`, so a password substituted from the environment may contain `@`, `:`, `/` or `?` unencoded; a `%`
 ///   that does not start a `%XX` escape is kept as is. A literal `%XX` in a password must be written `%25XX`.
 /// - The database defaults to the user name, as in libpq.
+/// - `sslmode`, `sslrootcert`, `sslcert`, `sslkey` set ``tls`` (see ``BackendTLSSettings``); `channel_binding=disable`
+///   or `prefer` and `sslnegotiation=postgres` are accepted and change nothing; `channel_binding=require` and
+///   `sslnegotiation=direct` are refused as not supported yet. `require_auth` sets ``requireAuth``.
 /// - `target_session_attrs` picks which host is acceptable; every other query parameter (`application_name`,
 ///   `options`, ...) is kept in ``parameters`` for the server connection's startup message, percent-decoded.
 public struct BackendURL: Sendable, Equatable, CustomStringConvertible {
@@ -16,6 +19,12 @@ public struct BackendURL: Sendable, Equatable, CustomStringConvertible {
     public var database: String
     public var targetSessionAttrs: TargetSessionAttrs
     public var parameters: [String: String]
+    /// TLS towards the servers (`sslmode` and its files).
+    public var tls = BackendTLSSettings()
+    /// `require_auth`: the authentication requests accepted from the server; nil accepts any the proxy can answer.
+    public var requireAuth: RequiredAuthentication?
+    /// `channel_binding=require`: SCRAM-SHA-256-PLUS bound to the TLS connection (needs an sslmode other than disable).
+    public var channelBindingRequired = false
 
     public init(
         hosts: [HostAndPort], user: String, password: String? = nil, database: String,
@@ -92,6 +101,10 @@ public struct BackendURL: Sendable, Equatable, CustomStringConvertible {
 
         var targetSessionAttrs = TargetSessionAttrs.any
         var parameters: [String: String] = [:]
+        var tls = BackendTLSSettings()
+        var seenTLSParameters: Set<String> = []
+        var requireAuth: RequiredAuthentication?
+        var channelBindingRequired = false
         // libpq's `host` and `port` parameters replace the URL's hosts (a socket directory is easier written so).
         var hostParameter: String?
         var portParameter: String?
@@ -103,6 +116,21 @@ public struct BackendURL: Sendable, Equatable, CustomStringConvertible {
             guard parameters[name] == nil, !(name == "target_session_attrs" && targetSessionAttrs != .any) else {
                 throw FieldError("query parameter \(name) is given twice")
             }
+            if BackendTLSSettings.parameterNames.contains(name) {
+                guard seenTLSParameters.insert(name).inserted else { throw FieldError("query parameter \(name) is given twice") }
+                _ = try tls.consume(name, value)
+                continue
+            }
+            if name == "require_auth" {
+                guard requireAuth == nil else { throw FieldError("query parameter require_auth is given twice") }
+                requireAuth = try RequiredAuthentication.parse(value)
+                continue
+            }
+            if name == "channel_binding", value == "require" {
+                channelBindingRequired = true
+                continue
+            }
+            if try Self.consumeUnsupportedAuthParameter(name, value) { continue }
             if name == "host" || name == "port" {
                 guard (name == "host" ? hostParameter : portParameter) == nil else {
                     throw FieldError("query parameter \(name) is given twice")
@@ -121,10 +149,35 @@ public struct BackendURL: Sendable, Equatable, CustomStringConvertible {
         if hostParameter != nil || portParameter != nil {
             hosts = try Self.hostsFromParameters(host: hostParameter, port: portParameter, urlHosts: hosts)
         }
-        return BackendURL(
+        try tls.validate()
+        var url = BackendURL(
             hosts: hosts, user: user, password: password, database: database,
             targetSessionAttrs: targetSessionAttrs, parameters: parameters
         )
+        url.tls = tls
+        url.requireAuth = requireAuth
+        url.channelBindingRequired = channelBindingRequired
+        if channelBindingRequired, tls.mode == .disable {
+            throw FieldError("channel_binding=require needs TLS: add sslmode=require (or prefer, verify-ca, verify-full)")
+        }
+        return url
+    }
+
+    /// libpq connection options that are not startup parameters: the harmless values are taken (and change
+    /// nothing), the ones that would demand what the proxy cannot do yet are refused rather than ignored.
+    private static func consumeUnsupportedAuthParameter(_ name: String, _ value: String) throws(FieldError) -> Bool {
+        switch name {
+        case "channel_binding":
+            guard value == "disable" || value == "prefer" else {
+                throw FieldError("channel_binding \"\(value)\" is not one of disable, prefer, require")
+            }
+            return true
+        case "sslnegotiation":
+            guard value == "postgres" else { throw FieldError("sslnegotiation=\(value) is not supported yet (postgres)") }
+            return true
+        default:
+            return false
+        }
     }
 
     /// Decodes `%XX` escapes (UTF-8); a `%` not followed by two hex digits stays as it is.
@@ -197,7 +250,9 @@ public struct BackendURL: Sendable, Equatable, CustomStringConvertible {
         text += "@" + hostList.joined(separator: ",") + "/" + percentEncode(database)
         var query: [String] = []
         if targetSessionAttrs != .any { query.append("target_session_attrs=\(targetSessionAttrs.rawValue)") }
-        for (name, value) in parameters.sorted(by: { $0.key < $1.key }) {
+        let requireAuthItem = (requireAuth.map { [("require_auth", $0.text)] } ?? [])
+            + (channelBindingRequired ? [("channel_binding", "require")] : [])
+        for (name, value) in parameters.sorted(by: { $0.key < $1.key }) + tls.queryItems + requireAuthItem {
             query.append(percentEncode(name) + "=" + percentEncode(value))
         }
         if !query.isEmpty { text += "?" + query.joined(separator: "&") }

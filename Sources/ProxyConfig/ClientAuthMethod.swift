@@ -7,4 +7,7 @@ public enum ClientAuthMethod: String, Sendable, Equatable, CaseIterable {
     case md5
     /// No password: any user name is accepted. For local development only.
     case trust
+    /// A client certificate checked against `client_tls.ca_file` (`client_tls.mode: verify-full`); its CN must be
+    /// the user name.
+    case cert
 }

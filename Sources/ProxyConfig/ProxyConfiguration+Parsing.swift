@@ -4,7 +4,7 @@ extension ProxyConfiguration {
     static let topLevelKeys = [
         "listen", "metrics_listen", "shutdown_timeout", "max_client_connections", "max_pending_logins", "workers",
         "login_timeout",
-        "log_level", "admin", "auth", "defaults", "services",
+        "log_level", "admin", "auth", "client_tls", "defaults", "services",
     ]
     static let serviceOnlyKeys = ["backend", "search_path", "schemas"]
 
@@ -58,6 +58,7 @@ extension ProxyConfiguration {
         }
         config.auth = try parseAuth(top["auth"], reader: authReader)
         config.admin = try parseAdmin(top["admin"], auth: config.auth, reader: reader)
+        config.clientTLS = try parseClientTLS(top["client_tls"], auth: config.auth, reader: reader)
 
         var inherited = InheritedSettings()
         if let node = top["defaults"] {

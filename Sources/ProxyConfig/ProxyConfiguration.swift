@@ -46,6 +46,8 @@ public struct ProxyConfiguration: Sendable, Equatable {
     public var admin: AdminSettings
     /// `auth`.
     public var auth: AuthSettings
+    /// `client_tls` [mode disable].
+    public var clientTLS = ClientTLSSettings()
     /// `services`, by name (= the database name clients connect to).
     public var services: [String: ServiceSettings]
 

@@ -38,9 +38,9 @@ final class ClientConnectionHandler: RelaySocketDelegate, @unchecked Sendable { 
     let waiterID: Int
     let remoteAddress: String
 
-    fileprivate var phase: Phase
+    var phase: Phase
     /// The client's socket; it owns this handler while the loop has it registered.
-    private var socket: RelaySocket<ClientConnectionHandler>!
+    private(set) var socket: RelaySocket<ClientConnectionHandler>!
     private var allocator: ByteBufferAllocator { self.socket.allocator }
     private(set) var service: Service?
     private(set) var server: ServerConnection?
@@ -161,6 +161,7 @@ final class ClientConnectionHandler: RelaySocketDelegate, @unchecked Sendable { 
             return self.failAndClose(.fatal(.tooManyConnections, "sorry, too many connections are logging in (max_pending_logins)"))
         }
         self.countedAsPendingLogin = true
+        self.socket.sniffsDirectTLS = self.runtime.clientTLSContext != nil  // see ClientConnectionHandler+TLS.swift
         let timeout = self.runtime.loginTimeout
         if timeout > .zero {
             self.loginTimeout = self.eventLoop.scheduleTask(in: timeout) { [self] in
@@ -225,6 +226,7 @@ final class ClientConnectionHandler: RelaySocketDelegate, @unchecked Sendable { 
     }
 
     func socketClosed() {
+        self.logTLSFailure()
         self.cleanUp()
     }
 
@@ -239,6 +241,7 @@ final class ClientConnectionHandler: RelaySocketDelegate, @unchecked Sendable { 
                     return self.failAndClose(.fatal(.protocolViolation, error.description))
                 }
                 guard let request else { return }
+                if case .startup = request { self.noteTLS(in: &machine) }
                 actions = machine.received(request)
             } else {
                 let frame: Frame?
@@ -268,6 +271,8 @@ final class ClientConnectionHandler: RelaySocketDelegate, @unchecked Sendable { 
         case .refuseEncryption:
             writer.buffer.writeInteger(UInt8(ascii: "N"))
             self.send(writer.buffer)
+        case .acceptEncryption:
+            self.startClientTLS(plaintextFollowed: self.inbound != nil)  // see ClientConnectionHandler+TLS.swift
         case .cancel(let key):
             self.runtime.cancelRegistry.cancel(key, runtime: self.runtime)
             self.phase = .closing

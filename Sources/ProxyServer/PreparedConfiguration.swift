@@ -1,3 +1,4 @@
+import DataPlane
 import ProxyAuth
 import ProxyConfig
 import ProxySession
@@ -10,6 +11,10 @@ public struct PreparedConfiguration: Sendable {
     public let mappings: [String: SchemaMapping]
     let credentials: [String: UserCredential]
     let loginMethod: LoginMethod
+    /// The client_tls context, loaded from its files now (and again at each reload); nil for mode disable.
+    let clientTLS: TLSContext?
+    /// The backend TLS contexts (sslmode other than disable), by settings; published when applied.
+    let backendTLS: [BackendTLSSettings: TLSContext]
 
     public init(_ configuration: ProxyConfiguration) throws(ConfigError) {
         self.configuration = configuration
@@ -35,7 +40,10 @@ public struct PreparedConfiguration: Sendable {
         case .trust: self.loginMethod = .trust
         case .md5: self.loginMethod = .md5
         case .scramSHA256: self.loginMethod = .scramSHA256
+        case .cert: self.loginMethod = .cert
         }
+        self.clientTLS = try Self.makeClientTLSContext(configuration.clientTLS)
+        self.backendTLS = try BackendTLSContexts.load(configuration)
     }
 
     /// Reads, validates and prepares a config file. `unusedSecrets` names what the command does not use
@@ -44,5 +52,21 @@ public struct PreparedConfiguration: Sendable {
         path: String, unusedSecrets: UnusedSecrets = .none
     ) throws(ConfigError) -> PreparedConfiguration {
         try PreparedConfiguration(ProxyConfiguration.load(path: path, unusedSecrets: unusedSecrets))
+    }
+
+    static func makeClientTLSContext(_ settings: ClientTLSSettings) throws(ConfigError) -> TLSContext? {
+        guard settings.isEnabled else { return nil }
+        let versions = settings.protocols.compactMap(TLSProtocolVersion.init(rawValue:))
+        guard let lowest = versions.min(), let highest = versions.max() else {
+            throw ConfigError(key: "client_tls.protocols", message: "no known protocol")
+        }
+        do {
+            return try TLSContext(
+                role: .server, certificateFile: settings.certificateFile, keyFile: settings.keyFile,
+                caFile: settings.caFile, verification: settings.mode == .verifyFull ? .chain : .none,
+                protocols: lowest ... highest, ciphers: settings.ciphers)
+        } catch {
+            throw ConfigError(key: "client_tls", message: error.description)
+        }
     }
 }

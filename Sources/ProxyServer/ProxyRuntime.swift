@@ -1,3 +1,4 @@
+import DataPlane
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
@@ -30,6 +31,7 @@ public final class ProxyRuntime: @unchecked Sendable {
         self.loops = loops
         self.logger = logger
         self.metrics = metrics
+        BackendTLSContexts.shared.publish(prepared.backendTLS)
         for (name, settings) in prepared.configuration.services {
             self.services[name] = self.makeService(settings, mapping: prepared.mappings[name] ?? .empty)
         }
@@ -47,8 +49,18 @@ public final class ProxyRuntime: @unchecked Sendable {
 
     func makeClientStartupStateMachine() -> ClientStartupStateMachine {
         let prepared = self.lock.withLock { self.prepared }
-        return ClientStartupStateMachine(method: prepared.loginMethod, credentials: prepared.credentials)
+        let encryption: ClientStartupStateMachine.EncryptionPolicy
+        switch prepared.configuration.clientTLS.mode {
+        case .disable: encryption = .refuse
+        case .allow: encryption = .allow
+        case .require, .verifyFull: encryption = .require
+        }
+        return ClientStartupStateMachine(method: prepared.loginMethod, credentials: prepared.credentials,
+                                         encryption: encryption)
     }
+
+    /// The context new client handshakes use (the one the last good load or reload made).
+    var clientTLSContext: TLSContext? { self.lock.withLock { self.prepared.clientTLS } }
 
     /// The service a client's database name picks; nil for unknown, removed or (while shutting down) any.
     func service(named name: String) -> Service? {
@@ -119,6 +131,7 @@ public final class ProxyRuntime: @unchecked Sendable {
         var changes: [String] = []
         let old = self.lock.withLock { () -> PreparedConfiguration in
             defer { self.prepared = new }
+            BackendTLSContexts.shared.publish(new.backendTLS)
             return self.prepared
         }
         for (name, settings) in new.configuration.services {

@@ -11,6 +11,12 @@ protocol RelaySocketDelegate: AnyObject, SendableMetatype {
     func socketWritabilityChanged(_ writable: Bool)
     /// The socket is closed (by the peer, an error, or `close()`); called once, after the event that closed it.
     func socketClosed()
+    /// The first byte the peer sent starts a TLS handshake (direct TLS); only asked when `sniffsDirectTLS` is set.
+    func socketBeginsWithTLSHandshake()
+}
+
+extension RelaySocketDelegate {
+    func socketBeginsWithTLSHandshake() {}
 }
 
 /// The I/O shell of one client or server connection on a relay loop: one receive per readiness event (into the
@@ -33,6 +39,8 @@ final class RelaySocket<Delegate: RelaySocketDelegate>: EventHandler, @unchecked
     private var joined: ByteBuffer?
     private var reportedUnwritable = false
     private var closeWhenDrained = false
+    /// Look at the first byte before reading it: a TLS handshake record (0x16) goes to OpenSSL, not the delegate.
+    var sniffsDirectTLS = false
     private(set) var isClosed = false
     let allocator = ByteBufferAllocator()
 
@@ -95,7 +103,8 @@ final class RelaySocket<Delegate: RelaySocketDelegate>: EventHandler, @unchecked
     func flushAndClose() {
         self.flush()
         guard !self.isClosed else { return }
-        if self.connection.queuedBytes == 0 { return self.close() }
+        // Mid-handshake nothing queued can go (it waits for the handshake): close now.
+        if self.connection.queuedBytes == 0 || self.connection.isHandshaking { return self.close() }
         self.closeWhenDrained = true
         self.connection.setReading(false)
     }
@@ -114,22 +123,42 @@ final class RelaySocket<Delegate: RelaySocketDelegate>: EventHandler, @unchecked
         if events & (RelayLoop.hangup | RelayLoop.error) != 0, !self.connection.isReading {
             return self.close()  // the peer is gone; paused reading would otherwise see this event forever
         }
-        guard events & (RelayLoop.readable | RelayLoop.hangup | RelayLoop.error) != 0, self.connection.isReading else {
+        // With TLS any event may have made input readable (a handshake finished by a writable event, a read that
+        // waited for one), and OpenSSL may hold decrypted bytes the socket will not signal again.
+        if self.sniffsDirectTLS, events & (RelayLoop.readable | RelayLoop.hangup | RelayLoop.error) != 0,
+           let first = self.connection.peekByte() {
+            self.sniffsDirectTLS = false
+            if first == 0x16 {
+                self.delegate.socketBeginsWithTLSHandshake()
+                if self.isClosed { return }
+            }
+        }
+        let tls = self.connection.isTLS
+        guard events & (RelayLoop.readable | RelayLoop.hangup | RelayLoop.error) != 0 || tls,
+              self.connection.isReading else {
             return
         }
-        switch self.connection.receive(into: loop.readBuffer) {
-        case .bytes(let count):
-            // Reused while no connection keeps it (a partial frame): then clear() gives the loop a new one.
-            self.scratch.buffer.clear()
-            self.scratch.buffer.writeBytes(UnsafeRawBufferPointer(rebasing: loop.readBuffer[..<count]))
-            self.delegate.socketRead(self.scratch.buffer)
-            if !self.isClosed { self.delegate.socketReadComplete() }
-        case .closed, .failed:
-            self.close()
-        case .wouldBlock:
-            break
-        }
+        repeat {
+            switch self.connection.receive(into: loop.readBuffer) {
+            case .bytes(let count):
+                // Reused while no connection keeps it (a partial frame): then clear() gives the loop a new one.
+                self.scratch.buffer.clear()
+                self.scratch.buffer.writeBytes(UnsafeRawBufferPointer(rebasing: loop.readBuffer[..<count]))
+                self.delegate.socketRead(self.scratch.buffer)
+                if !self.isClosed { self.delegate.socketReadComplete() }
+            case .closed:
+                return self.close()
+            case .failed:
+                if tls, let reason = self.connection.tls?.failureReason { self.tlsFailureReason = reason }
+                return self.close()
+            case .wouldBlock:
+                return
+            }
+        } while tls && !self.isClosed && self.connection.isReading && self.connection.hasBufferedInput
     }
+
+    /// Why TLS failed on this socket (OpenSSL's reason), for the owner's log when it hears `socketClosed`.
+    private(set) var tlsFailureReason: String?
 
     // MARK: Closing
 

@@ -37,9 +37,9 @@ final class ServerConnection: RelaySocketDelegate, @unchecked Sendable {  // use
         didSet { self.publishedState.store(Self.publicState(of: self.phase).rawValue, ordering: .relaxed) }
     }
     /// The server's socket, once connected; it owns this connection while the loop has it registered.
-    private var socket: RelaySocket<ServerConnection>?
+    private(set) var socket: RelaySocket<ServerConnection>?
     private static let allocator = ByteBufferAllocator()
-    private var startup: ServerStartupStateMachine
+    var startup: ServerStartupStateMachine
     private var startupBuffer: ByteBuffer?
     private let startupPromise: EventLoopPromise<Void>
     private var scanner = BackendStreamScanner()
@@ -51,6 +51,8 @@ final class ServerConnection: RelaySocketDelegate, @unchecked Sendable {  // use
     private let publishedBackendKey = Atomic<UInt64>(0)
     /// The phase as other threads may read it (`stateDescription`), updated at every transition.
     private let publishedState = Atomic<UInt8>(PublicState.connecting.rawValue)
+    /// The SSLRequest went out and its one-byte answer has not come yet (see ServerConnection+TLS.swift).
+    var awaitingTLSAnswer = false
 
     /// What of the server's replies reaches the client while the proxy has messages of its own in flight.
     var filter = ResponseFilter()
@@ -87,7 +89,9 @@ final class ServerConnection: RelaySocketDelegate, @unchecked Sendable {  // use
             parameters.append((name: "application_name", value: "schemaproxy"))
         }
         self.startup = ServerStartupStateMachine(
-            login: .init(user: backend.user, password: backend.password, database: backend.database, parameters: parameters)
+            login: .init(user: backend.user, password: backend.password, database: backend.database, parameters: parameters,
+                         allowedMethods: backend.requireAuth?.allowed, requireAuthText: backend.requireAuth?.text ?? "",
+                         requireChannelBinding: backend.channelBindingRequired)
         )
         self.startupPromise = eventLoop.makePromise(of: Void.self)
         self.session = ServerSessionState(statementCapacity: service.settings.maxPreparedStatements)
@@ -143,7 +147,7 @@ final class ServerConnection: RelaySocketDelegate, @unchecked Sendable {  // use
         socket.start()
         guard !socket.isClosed else { return }
         self.phase = .startup
-        self.run(self.startup.connected())
+        if !self.requestTLSIfConfigured() { self.run(self.startup.connected()) }
     }
 
     func socketRead(_ buffer: ByteBuffer) {
@@ -248,7 +252,7 @@ final class ServerConnection: RelaySocketDelegate, @unchecked Sendable {  // use
     func socketClosed() {
         let previous = self.phase
         self.phase = .closed
-        self.startupPromise.fail(ServerConnectionError.closedDuringStartup)
+        self.startupPromise.fail(self.closedDuringStartupError)
         if case .leased(let client) = previous {
             client.serverConnectionLost(self, afterError: self.lastMessageWasError)
         }
@@ -263,6 +267,8 @@ final class ServerConnection: RelaySocketDelegate, @unchecked Sendable {  // use
     // MARK: Startup
 
     private func receivedDuringStartup(_ buffer: ByteBuffer) {
+        if self.awaitingTLSAnswer { return self.receivedTLSAnswer(buffer) }
+        self.noteServerTLS()  // see ServerConnection+TLS.swift
         if self.startupBuffer == nil { self.startupBuffer = buffer } else { self.startupBuffer!.writeImmutableBuffer(buffer) }
         while case .startup = self.phase {
             let frame: Frame?
@@ -276,7 +282,7 @@ final class ServerConnection: RelaySocketDelegate, @unchecked Sendable {  // use
         }
     }
 
-    private func run(_ action: ServerStartupStateMachine.Action) {
+    func run(_ action: ServerStartupStateMachine.Action) {
         switch action {
         case .wait:
             break
@@ -311,7 +317,7 @@ final class ServerConnection: RelaySocketDelegate, @unchecked Sendable {  // use
         }
     }
 
-    private func failStartup(_ error: ServerStartupError) {
+    func failStartup(_ error: ServerStartupError) {
         self.phase = .closed
         self.startupPromise.fail(error)
         self.socket?.close()

@@ -12,8 +12,18 @@ public struct ServerStartupStateMachine: Sendable {
         public var database: String
         /// Extra startup parameters (application_name, search_path, options, ...).
         public var parameters: [(name: String, value: String)]
+        /// libpq's `require_auth`: the methods a server may ask for (`password`, `md5`, `scram-sha-256`, `none`
+        /// for no authentication at all); nil allows any. `requireAuthText` is the setting as written, for errors.
+        public var allowedMethods: Set<String>?
+        public var requireAuthText: String
+        /// `channel_binding=require`: only SCRAM-SHA-256-PLUS bound to the TLS connection will do.
+        public var requireChannelBinding: Bool
 
-        public init(user: String, password: String?, database: String, parameters: [(name: String, value: String)]) {
+        public init(user: String, password: String?, database: String, parameters: [(name: String, value: String)],
+                    allowedMethods: Set<String>? = nil, requireAuthText: String = "", requireChannelBinding: Bool = false) {
+            self.requireChannelBinding = requireChannelBinding
+            self.allowedMethods = allowedMethods
+            self.requireAuthText = requireAuthText
             self.user = user
             self.password = password
             self.database = database
@@ -50,6 +60,11 @@ public struct ServerStartupStateMachine: Sendable {
     private let login: Login
     private var parameters: [ServerParameter] = []
     private var backendKey: BackendKey?
+    /// The server asked for a password or SASL: an AuthenticationOk now ends that exchange (it is not `none`).
+    private var authenticationRequested = false
+    /// The TLS connection's `tls-server-end-point` data (the server certificate's hash), set by the connection once
+    /// its handshake is done; used with `channel_binding=require`.
+    public var channelBinding: [UInt8]?
     private let makeNonce: @Sendable () -> String
 
     public init(login: Login, makeNonce: @escaping @Sendable () -> String = { SCRAM.makeNonce() }) {
@@ -100,6 +115,13 @@ public struct ServerStartupStateMachine: Sendable {
 
     private mutating func receivedAuthentication(_ payload: inout ByteBuffer) -> Action {
         guard let code = payload.readInteger(as: UInt32.self) else { return self.violation("empty Authentication") }
+        if let refusal = self.refusedByRequireAuth(code) { return refusal }
+        // channel_binding=require: anything but the SCRAM exchange (a password, md5, or no authentication) is refused.
+        if self.login.requireChannelBinding, case .waitingForAuthentication = self.state, code != 10 {
+            self.state = .done
+            return .fail(.unsupportedAuthentication(
+                "channel_binding=require, but the server asked for authentication request \(code) instead of SCRAM"))
+        }
         switch (code, self.state) {
         case (0, .waitingForAuthentication), (0, .scramVerified):
             self.state = .waitingForReady
@@ -114,8 +136,20 @@ public struct ServerStartupStateMachine: Sendable {
         case (10, .waitingForAuthentication):
             var mechanisms: [String] = []
             while let mechanism = payload.readNullTerminatedString(), !mechanism.isEmpty { mechanisms.append(mechanism) }
-            guard mechanisms.contains("SCRAM-SHA-256") else { return .fail(.unsupportedAuthentication(mechanisms.joined(separator: ","))) }
             guard let password = self.login.password else { return .fail(.passwordRequired) }
+            if self.login.requireChannelBinding {
+                guard mechanisms.contains("SCRAM-SHA-256-PLUS"), let binding = self.channelBinding else {
+                    self.state = .done
+                    return .fail(.unsupportedAuthentication(
+                        "channel_binding=require, but the server offered \(mechanisms.joined(separator: ","))"
+                        + (self.channelBinding == nil ? " and the connection has no TLS certificate to bind to" : "")))
+                }
+                let exchange = SCRAMClientExchange(password: password, clientNonce: self.makeNonce(),
+                                                   channelBinding: binding)
+                self.state = .scram(exchange, sentFinal: false)
+                return .send(.saslInitialResponse(mechanism: "SCRAM-SHA-256-PLUS", data: exchange.clientFirstMessage()))
+            }
+            guard mechanisms.contains("SCRAM-SHA-256") else { return .fail(.unsupportedAuthentication(mechanisms.joined(separator: ","))) }
             let exchange = SCRAMClientExchange(password: password, clientNonce: self.makeNonce())
             self.state = .scram(exchange, sentFinal: false)
             return .send(.saslInitialResponse(mechanism: "SCRAM-SHA-256", data: exchange.clientFirstMessage()))
@@ -142,6 +176,32 @@ public struct ServerStartupStateMachine: Sendable {
         }
     }
 
+    /// `require_auth`: a request for a method not allowed ends the login before any password is sent. An
+    /// AuthenticationOk with no authentication before it is the method `none`.
+    private mutating func refusedByRequireAuth(_ code: UInt32) -> Action? {
+        guard let allowed = self.login.allowedMethods, case .waitingForAuthentication = self.state else { return nil }
+        let method: String
+        let what: String
+        switch code {
+        case 0:
+            guard !self.authenticationRequested else { return nil }
+            (method, what) = ("none", "no authentication")
+        case 3: (method, what) = ("password", "a cleartext password")
+        case 5: (method, what) = ("md5", "an md5 password")
+        case 10: (method, what) = ("scram-sha-256", "SASL (SCRAM-SHA-256)")
+        case 7, 8: (method, what) = ("gss", "GSSAPI")
+        case 9: (method, what) = ("sspi", "SSPI")
+        default: return nil
+        }
+        guard !allowed.contains(method) else {
+            self.authenticationRequested = true
+            return nil
+        }
+        self.state = .done
+        return .fail(.unsupportedAuthentication(
+            "require_auth=\(self.login.requireAuthText): the server asked for \(what) (\(method))"))
+    }
+
     private mutating func violation(_ message: String) -> Action {
         self.state = .done
         return .fail(.protocolViolation(message))
@@ -163,9 +223,12 @@ public enum ServerStartupError: Error, Sendable, Equatable, CustomStringConverti
     case unsupportedAuthentication(String)
     case authenticationFailed(String)
     case protocolViolation(String)
+    /// TLS towards the server failed or was refused (the backend URL's sslmode).
+    case tls(String)
 
     public var description: String {
         switch self {
+        case .tls(let why): return "TLS: \(why)"
         case .serverError(let fields): return "server refused the connection: \(fields.message) (\(fields.sqlState))"
         case .passwordRequired: return "server asked for a password but the backend URL has none"
         case .unsupportedAuthentication(let what): return "unsupported server authentication: \(what)"

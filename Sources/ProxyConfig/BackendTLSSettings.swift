@@ -1,0 +1,74 @@
+/// TLS towards a service's servers: libpq's `sslmode`, `sslrootcert`, `sslcert` and `sslkey` in the backend URL,
+/// consumed there (never sent to the server as startup parameters).
+public struct BackendTLSSettings: Sendable, Hashable {
+    /// libpq's `sslmode`. Unlike libpq the default is `disable` (no SSLRequest), as before TLS existed here.
+    public enum Mode: String, Sendable, Hashable, CaseIterable {
+        /// Plaintext only.
+        case disable
+        /// TLS if the server offers it (the proxy asks, as for `prefer`), else plaintext.
+        case allow
+        /// TLS if the server offers it, else plaintext.
+        case prefer
+        /// TLS or no connection; the certificate is not checked.
+        case require
+        /// TLS, and the server's certificate must be signed by `sslrootcert`.
+        case verifyCA = "verify-ca"
+        /// As `verify-ca`, and the host name (or IP address) connected to must be in the certificate.
+        case verifyFull = "verify-full"
+
+        /// Whether the server must agree to TLS.
+        public var requiresTLS: Bool { self == .require || self == .verifyCA || self == .verifyFull }
+    }
+
+    public var mode: Mode
+    public var rootCertificateFile: String?
+    public var certificateFile: String?
+    public var keyFile: String?
+
+    public init(mode: Mode = .disable, rootCertificateFile: String? = nil, certificateFile: String? = nil,
+                keyFile: String? = nil) {
+        self.mode = mode
+        self.rootCertificateFile = rootCertificateFile
+        self.certificateFile = certificateFile
+        self.keyFile = keyFile
+    }
+
+    static let parameterNames: Set<String> = ["sslmode", "sslrootcert", "sslcert", "sslkey"]
+
+    /// Takes one URL query parameter if it is a TLS one; false for others.
+    mutating func consume(_ name: String, _ value: String) throws(FieldError) -> Bool {
+        switch name {
+        case "sslmode":
+            guard let mode = Mode(rawValue: value) else {
+                let choices = Mode.allCases.map(\.rawValue).joined(separator: ", ")
+                throw FieldError("sslmode \"\(value)\" is not one of \(choices)")
+            }
+            self.mode = mode
+        case "sslrootcert": self.rootCertificateFile = value
+        case "sslcert": self.certificateFile = value
+        case "sslkey": self.keyFile = value
+        default: return false
+        }
+        return true
+    }
+
+    /// The combination makes sense: verify modes need a CA file, a client certificate needs its key.
+    func validate() throws(FieldError) {
+        if self.mode == .verifyCA || self.mode == .verifyFull, self.rootCertificateFile == nil {
+            throw FieldError("sslmode=\(self.mode.rawValue) needs sslrootcert (the CA file the server's certificate is checked against)")
+        }
+        if (self.certificateFile == nil) != (self.keyFile == nil) {
+            throw FieldError("sslcert and sslkey go together")
+        }
+    }
+
+    /// As URL query items (for libpq, and for display).
+    var queryItems: [(String, String)] {
+        guard self != BackendTLSSettings() else { return [] }
+        var items = [("sslmode", self.mode.rawValue)]
+        if let rootCertificateFile { items.append(("sslrootcert", rootCertificateFile)) }
+        if let certificateFile { items.append(("sslcert", certificateFile)) }
+        if let keyFile { items.append(("sslkey", keyFile)) }
+        return items
+    }
+}
