@@ -58,6 +58,10 @@ public final class ProxyServer: Sendable {
             self.logger.info("metrics listening", metadata: ["address": "\(metricsAddress)"])
         }
 
+        // Signals are caught before the port accepts anything: a SIGHUP sent as soon as a client could connect (a
+        // deployment's first reload) must reload, not end the process with the default action.
+        let signalSequence = await UnixSignalsSequence(trapping: .sighup, .sigterm, .sigint)
+
         // Listeners run on the first loop and deal accepted clients to the loops in turn.
         let dealer = ClientDealer(runtime: runtime, loops: loops)
         var opened: [Listener] = []
@@ -87,7 +91,7 @@ public final class ProxyServer: Sendable {
         }
 
         let signals = Task {
-            for await signal in await UnixSignalsSequence(trapping: .sighup, .sigterm, .sigint) {
+            for await signal in signalSequence {
                 switch signal {
                 case .sighup: eventSink.yield(.reload)
                 case .sigterm: eventSink.yield(.gracefulShutdown)
