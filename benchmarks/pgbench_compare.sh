@@ -25,6 +25,9 @@
 #     --unix              pgbench reaches every target over its Unix-domain socket instead of TCP (PostgreSQL's
 #                         socket directory, PgBouncer's unix_socket_dir, schemaproxy's socket directory in
 #                         `listen`); the proxies still reach the server over TCP
+#     --tls               clients use TLS to the proxies (pgbench with PGSSLMODE=require): schemaproxy with
+#                         client_tls mode require, PgBouncer with client_tls_sslmode=require, one self-signed
+#                         certificate made with the openssl CLI for both; direct PostgreSQL stays plaintext
 #     --no-pgbouncer      leave PgBouncer out
 #     --no-schemaproxy    leave schemaproxy out (e.g. to check the harness before it exists)
 #     --out FILE          also write every run as TSV to FILE
@@ -39,7 +42,7 @@ cd "$SP_ROOT"
 
 rounds=3 duration=10 modes=simple,extended clients=10,50 prepared="" mapped="" metrics_off="" scale=10 jobs=2
 workers="" binary_b="" workers_b="" detail=""
-use_pgb=1 use_spx=1 out="" unix=""
+use_pgb=1 use_spx=1 out="" unix="" tls=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --rounds) rounds=$2; shift ;;
@@ -56,10 +59,11 @@ while [ $# -gt 0 ]; do
         --workers-b) workers_b=$2; shift ;;
         --detail) detail=1 ;;
         --unix) unix=1 ;;
+        --tls) tls=1 ;;
         --no-pgbouncer) use_pgb="" ;;
         --no-schemaproxy) use_spx="" ;;
         --out) out=$2; shift ;;
-        -h|--help) sed -n '2,35p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,38p' "$0"; exit 0 ;;
         *) die "unknown option: $1" ;;
     esac
     shift
@@ -116,6 +120,13 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 BENCH_PW=$(random_token)
+if [ -n "$tls" ]; then
+    mkdir -p "$WORK/tls"
+    openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=127.0.0.1" \
+        -addext "subjectAltName=IP:127.0.0.1,DNS:localhost" \
+        -keyout "$WORK/tls/server.key" -out "$WORK/tls/server.crt" >/dev/null 2>&1 || die "openssl req failed"
+    chmod 644 "$WORK/tls/server.key" "$WORK/tls/server.crt"
+fi
 pg_start "$WORK/pg"
 log "pgbench -i -s $scale"
 pg_create_bench "$BENCH_PW" "$scale"
@@ -151,6 +162,10 @@ log_connections = 0
 log_disconnections = 0
 stats_period = 600
 EOF
+    if [ -n "$tls" ]; then
+        printf 'client_tls_sslmode = require\nclient_tls_key_file = %s\nclient_tls_cert_file = %s\n' \
+            "$WORK/tls/server.key" "$WORK/tls/server.crt" >>"$WORK/pgbouncer/pgbouncer.ini"
+    fi
     printf '"bench_user" "%s"\n' "$BENCH_PW" >"$WORK/pgbouncer/userlist.txt"
     if is_root; then
         chown -R postgres:postgres "$WORK/pgbouncer" "$WORK/pgbouncer-socket"
@@ -200,6 +215,10 @@ services:
     schemas: $schemas
 EOF
     [ -n "$nworkers" ] && echo "workers: $nworkers" >>"$WORK/$name.yaml"
+    if [ -n "$tls" ]; then
+        printf 'client_tls:\n  mode: require\n  cert_file: %s\n  key_file: %s\n' \
+            "$WORK/tls/server.crt" "$WORK/tls/server.key" >>"$WORK/$name.yaml"
+    fi
     BENCH_PW=$BENCH_PW "$binary" --config "$WORK/$name.yaml" >"$WORK/$name.log" 2>&1 &
     PID[$name]=$!
     PIDS+=("${PID[$name]}")
@@ -258,7 +277,9 @@ run_one() {
     local before=(0 0 0) after=(0 0 0)
     log="$WORK/run-$round-$mode-$c-$target.log"
     [ -n "${PID[$target]:-}" ] && read -r -a before <<<"$(proc_counters "${PID[$target]}")"
-    if ! PGPASSWORD=$BENCH_PW "$PGBENCH" -S -n -T "$duration" -c "$c" -j "$jobs" -M "$mode" \
+    local sslmode=prefer
+    [ -n "$tls" ] && [ "$target" != direct ] && sslmode=require
+    if ! PGSSLMODE=$sslmode PGPASSWORD=$BENCH_PW "$PGBENCH" -S -n -T "$duration" -c "$c" -j "$jobs" -M "$mode" \
         -h "${HOST[$target]}" -p "${PORT[$target]}" -U bench_user bench >"$log" 2>&1; then
         log "pgbench failed: $target, -M $mode, -c $c:"
         tail -n 15 "$log" >&2
@@ -319,4 +340,5 @@ done
 [ -n "$out" ] && cp "$RESULTS" "$out"
 title="pgbench -S -n -T$duration -j$jobs, scale $scale, $rounds round(s), pool 20 transaction mode, $(nproc) cores"
 [ -n "$unix" ] && title="$title, clients over Unix-domain sockets"
+[ -n "$tls" ] && title="$title, clients over TLS to the proxies (direct in plaintext)"
 python3 "$SP_ROOT/benchmarks/pgbench_summary.py" "$RESULTS" ${detail:+--detail} --title "$title$AB_TITLE"
