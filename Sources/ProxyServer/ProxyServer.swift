@@ -29,7 +29,7 @@ public final class ProxyServer: Sendable {
         let config = self.initial.configuration
         // NIO keeps the control plane (metrics HTTP, the housekeeping tick); the relay runs on loops of its own.
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        // With one loop, the proxy's own latency limited throughput at 10 clients on 2 cores (README, "Threads").
+        // One thread per loop; `workers` trades CPU per transaction for latency (README, "Threads").
         let relay = try DataPlane.EventLoopGroup(count: config.eventLoopCount(coreCount: System.coreCount))
         relay.start()
         let loops = relay.loops
@@ -123,6 +123,8 @@ public final class ProxyServer: Sendable {
         }
         ticker.cancel()
         runtime.shutdownPools()
+        // The pools' closes are queued on the loops: let them run (Terminate to each idle server) before stopping.
+        for loop in loops { try? await loop.submit {}.get() }
         try? await metricsListener?.close()
         relay.stop()
         try? await group.shutdownGracefully()
