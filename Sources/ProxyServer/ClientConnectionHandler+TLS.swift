@@ -21,6 +21,11 @@ extension ClientConnectionHandler {
         answer.writeInteger(UInt8(ascii: "S"))
         self.socket.send(answer)
         guard !self.socket.isClosed else { return }
+        self.beginTLS(with: context)
+    }
+
+    /// Starts the handshake on the client's socket; a session that cannot start closes it, with the reason logged.
+    private func beginTLS(with context: TLSContext) {
         let connection = self.socket.connection
         do {
             let session = try context.makeSession(descriptor: connection.descriptor)
@@ -50,17 +55,7 @@ extension ClientConnectionHandler {
             return self.socket.close()  // TLS bytes where TLS is not configured: nothing to say in plaintext
         }
         self.phase = .startup(machine)
-        let connection = self.socket.connection
-        do {
-            let session = try context.makeSession(descriptor: connection.descriptor)
-            guard connection.startTLS(session) else {
-                self.logTLSFailure(reason: session.failureReason ?? "the TLS handshake could not start")
-                return self.socket.close()
-            }
-        } catch {
-            self.logTLSFailure(reason: error.description)
-            self.socket.close()
-        }
+        self.beginTLS(with: context)
     }
 
     /// Logs why TLS failed, once the socket closed because of it.
