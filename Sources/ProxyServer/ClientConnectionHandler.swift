@@ -150,7 +150,7 @@ final class ClientConnectionHandler: RelaySocketDelegate, @unchecked Sendable { 
         self.publicStateStorage.store(state.rawValue, ordering: .relaxed)
     }
 
-    // MARK: Channel events
+    // MARK: Socket events
 
     /// Starts the session on the accepted socket (on its loop).
     func start() {

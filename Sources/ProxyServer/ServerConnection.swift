@@ -138,7 +138,7 @@ final class ServerConnection: RelaySocketDelegate, @unchecked Sendable {  // use
                           secretKey: Int32(bitPattern: UInt32(truncatingIfNeeded: packed)))
     }
 
-    // MARK: Channel events
+    // MARK: Socket events
 
     /// The connect succeeded: log in on `descriptor` (on this connection's loop).
     func attach(descriptor: CInt) {
