@@ -21,11 +21,7 @@ enum CancelRequestSender {
             do { try request.connection.register(handler: request) } catch { return request.finish() }
             request.timer = loop.schedule(in: Self.timeout) { request.finish() }
         }
-        if host.isSocketDirectory {
-            Connector.connect(unixPath: host.socketPath, on: loop, completion: connected)
-        } else {
-            Connector.connect(host: host.host, port: host.port, on: loop, completion: connected)
-        }
+        Connector.connect(to: host, on: loop, completion: connected)
     }
 }
 

@@ -73,9 +73,7 @@ struct ServerConnector {
                     promise.fail(error)
                 }
             }
-            server.connector = host.isSocketDirectory
-                ? Connector.connect(unixPath: host.socketPath, on: eventLoop, completion: connected)
-                : Connector.connect(host: host.host, port: host.port, on: eventLoop, completion: connected)
+            server.connector = Connector.connect(to: host, on: eventLoop, completion: connected)
             server.startupFuture.whenComplete { result in
                 timer.cancel()
                 switch result {

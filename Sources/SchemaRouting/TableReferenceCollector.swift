@@ -410,20 +410,15 @@ struct TableReferenceCollector {
             }
         case .aConst:
             aConstEnded(entry)
-        case .funcCall:
-            if entry.literalLocation >= 0 && isRegclassFunction(entry) {
+        case .funcCall, .typeCast:
+            let namesRegclass = entry.node == .funcCall ? isRegclassFunction(entry) : isRegclassType(entry)
+            if entry.literalLocation >= 0 && namesRegclass {
                 regclassLiterals.append(
                     RegclassLiteral(location: Int(entry.literalLocation), value: range(entry.literalValue))
                 )
             }
         case .columnRef:
             legacyColumnRefEnded(entry)
-        case .typeCast:
-            if entry.literalLocation >= 0 && isRegclassType(entry) {
-                regclassLiterals.append(
-                    RegclassLiteral(location: Int(entry.literalLocation), value: range(entry.literalValue))
-                )
-            }
         default:
             break
         }

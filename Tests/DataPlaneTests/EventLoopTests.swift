@@ -103,23 +103,20 @@ private func pattern(_ count: Int) -> [UInt8] {
         try server.connection.register(handler: server)
         #expect(loop.registrationCount == 2)
 
+        /// Sends `bytes` into one outer end and collects what the loop relays to the other.
+        func relayed(_ bytes: [UInt8], from sender: CInt, to receiver: CInt) -> [UInt8] {
+            _ = bytes.withUnsafeBytes { send(sender, $0.baseAddress, $0.count, 0) }
+            var received: [UInt8] = []
+            for _ in 0..<100 where received.count < bytes.count {
+                loop.runOnce(timeoutMilliseconds: 10)
+                drain(receiver, into: &received)
+            }
+            return received
+        }
         let query = Array("Q\u{0}\u{0}\u{0}\u{d}SELECT 1\u{0}".utf8)
-        _ = query.withUnsafeBytes { send(clientOuter, $0.baseAddress, $0.count, 0) }
-        var atServer: [UInt8] = []
-        for _ in 0..<100 where atServer.count < query.count {
-            loop.runOnce(timeoutMilliseconds: 10)
-            drain(serverOuter, into: &atServer)
-        }
-        #expect(atServer == query)
-
+        #expect(relayed(query, from: clientOuter, to: serverOuter) == query)
         let reply = Array("Z\u{0}\u{0}\u{0}\u{5}I".utf8)
-        _ = reply.withUnsafeBytes { send(serverOuter, $0.baseAddress, $0.count, 0) }
-        var atClient: [UInt8] = []
-        for _ in 0..<100 where atClient.count < reply.count {
-            loop.runOnce(timeoutMilliseconds: 10)
-            drain(clientOuter, into: &atClient)
-        }
-        #expect(atClient == reply)
+        #expect(relayed(reply, from: serverOuter, to: clientOuter) == reply)
 
         shutdown(clientOuter, Int32(SHUT_WR))
         for _ in 0..<100 where !client.sawClose { loop.runOnce(timeoutMilliseconds: 10) }
