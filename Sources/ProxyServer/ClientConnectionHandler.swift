@@ -80,29 +80,16 @@ final class ClientConnectionHandler: RelaySocketDelegate, @unchecked Sendable { 
     /// Armed while the client sits inside a transaction with nothing in flight (`idle_transaction_timeout`).
     private var idleTransactionTimer: Scheduled<Void>?
 
-    // Transaction pooling: what the client believes its session holds, re-created on each server connection.
-    /// The client's named prepared statements, by the client's name.
-    private var preparedStatements: [String: ClientPreparedStatement] = [:]
-    /// The client's last unnamed Parse as sent, and whether the server connection it has now holds it.
-    private var unnamedStatement: ByteBuffer?
-    /// The session commands of `unnamedStatement`, applied again wherever it is parsed again.
-    private var unnamedStatementEffects: [SessionCommand] = []
-    /// Set by the session path for an unnamed Parse that goes on as sent (the relay then remembers it).
-    private var pendingUnnamedEffects: [SessionCommand] = []
-    /// The client has LISTENed (transaction pooling): the service's NotificationHub knows it.
-    private var listensForNotifications = false
+    /// Transaction pooling: what the client believes its session holds, re-created on each server connection.
+    private var clientSession = TransactionPoolingSession()
     /// LISTENs whose channel the listener connection has not confirmed yet: until then, what the server sends the
     /// client (the LISTEN's answer among it) is gathered but not flushed.
     private var listenConfirmationsPending = 0
     /// Notifications that came while the client was inside a transaction: delivered when it ends.
     private var pendingNotifications: [ByteBuffer] = []
-    private var unnamedStatementOnServer = false
     /// Parse and Close messages sent since the last sync point: ordinals for the response filter.
     private var parsesSinceSync = 0
     private var closesSinceSync = 0
-    /// Settings from the startup packet, and those plus the client's own SETs since.
-    private var startupSettings = SessionSettings()
-    private var desiredSettings = SessionSettings()
     /// The client's last rewritten Query or Parse, as it came and as it went. Drivers send one statement again
     /// and again (the extended protocol's Parse of every query): a repeat is one comparison, not a rewrite.
     /// Its buffers are reused for the next rewrite (they are ours alone again once the bytes went out).
@@ -371,9 +358,8 @@ final class ClientConnectionHandler: RelaySocketDelegate, @unchecked Sendable { 
             }
             writer.writeParameterStatus(name: parameter.name, value: value)
         }
-        self.startupSettings = service.canonicalSettings(
-            SessionSettings(startupParameters: self.startupMessage.parameters, serverReported: reported))
-        self.desiredSettings = self.startupSettings
+        self.clientSession.begin(startupSettings: service.canonicalSettings(
+            SessionSettings(startupParameters: self.startupMessage.parameters, serverReported: reported)))
         if let kept, let serverKey = kept.backendKey {
             self.proxyKey = self.runtime.cancelRegistry.makeKey(processID: serverKey.processID)
             // The client's startup settings go first, ahead of anything it sends.
@@ -403,26 +389,27 @@ final class ClientConnectionHandler: RelaySocketDelegate, @unchecked Sendable { 
             self.awaitsRepliesBeforeSync = false
         }
         var logStart = buffer.readerIndex
-        var index = buffer.readerIndex
-        var runStart = index
+        var scanner = FrontendStreamScanner(startingAt: buffer.readerIndex)
+        var runStart = scanner.index
         while true {
-            let frame: Frame
+            let message: FrontendMessage
             do {
-                guard let next = try buffer.peekFrame(at: index) else { break }
-                frame = next
+                guard let next = try scanner.next(in: buffer) else { break }
+                message = next
             } catch {
                 return self.failAndClose(.fatal(.protocolViolation, error.description))
             }
+            let frame = message.frame
             let id = frame.id
             switch id {
             case FrontendMessageID.query, FrontendMessageID.parse:
                 if self.recordsDurations, self.queryStarted == nil { self.queryStarted = .now() }
                 if id == FrontendMessageID.query { self.service?.metrics.countQuery() }
-                let text = self.statementText(frame, in: buffer)
+                let text = message.statementText
                 var handling = Handling.notMine
                 if self.poolMode == .transaction, id == FrontendMessageID.parse, self.server == nil, runStart == frame.start,
-                   let end = self.answerPreparesLocally(from: frame, in: buffer) {
-                    index = end
+                   let end = self.answerPreparesLocally(from: message, in: buffer) {
+                    scanner.index = end
                     runStart = end
                     // Answered here: never to be replayed.
                     logStart = end
@@ -448,14 +435,14 @@ final class ClientConnectionHandler: RelaySocketDelegate, @unchecked Sendable { 
                 }
                 if id == FrontendMessageID.parse, handling != .replaced { self.parsesSinceSync += 1 }
                 if id == FrontendMessageID.parse, self.poolMode == .transaction, handling != .replaced,
-                   buffer.getInteger(at: frame.payloadStart, as: UInt8.self) == 0 {
-                    self.remember(unnamed: replacement ?? buffer.getSlice(at: frame.start, length: frame.totalLength)!,
-                                  effects: self.pendingUnnamedEffects)
-                    self.pendingUnnamedEffects = []
+                   message.namesUnnamedStatement {
+                    self.clientSession.remember(unnamed: replacement ?? buffer.getSlice(at: frame.start, length: frame.totalLength)!,
+                                  effects: self.clientSession.pendingUnnamedEffects)
+                    self.clientSession.pendingUnnamedEffects = []
                 }
             case FrontendMessageID.bind, FrontendMessageID.describe, FrontendMessageID.close:
                 if self.poolMode == .transaction {
-                    let handling = self.relayStatementReference(frame, in: buffer, runStart: &runStart)
+                    let handling = self.relayStatementReference(message, in: buffer, runStart: &runStart)
                     if handling == .waitForServer {
                         self.logForReplay(buffer, from: logStart, to: frame.start)
                         return self.waitForServer(buffer, at: frame.start, runStart: runStart)
@@ -475,18 +462,15 @@ final class ClientConnectionHandler: RelaySocketDelegate, @unchecked Sendable { 
                 self.socket.close()
                 return
             default:
-                guard FrontendMessageID.isValidAfterStartup(id) else {
-                    let shown = (0x20..<0x7F).contains(id) ? "\"\(Character(UnicodeScalar(id)))\"" : "\(id)"
-                    return self.failAndClose(.fatal(.protocolViolation, "invalid frontend message type \(shown)"))
-                }
+                break  // COPY data and its end; the scanner refuses what a client may not send
             }
             self.tracker.clientSent(id)
-            if id == FrontendMessageID.sync || id == FrontendMessageID.query || id == FrontendMessageID.functionCall {
+            if message.isSyncPoint {
                 self.parsesSinceSync = 0
                 self.closesSinceSync = 0
             }
-            index = frame.start + frame.totalLength
         }
+        let index = scanner.index
         self.emit(buffer, from: runStart, to: index)
         self.logForReplay(buffer, from: logStart, to: index)
         buffer.moveReaderIndex(to: index)
@@ -496,12 +480,11 @@ final class ClientConnectionHandler: RelaySocketDelegate, @unchecked Sendable { 
         }
     }
 
-    /// Keeps client bytes consumed from `buffer` while a replay is possible; gives up past 64 KiB (COPY
-    /// data, huge statements).
+    /// Keeps client bytes consumed from `buffer` while a replay is possible; gives up past
+    /// `ReplayLog.maximumSize` (COPY data, huge statements).
     private func logForReplay(_ buffer: ByteBuffer, from start: Int, to end: Int) {
         guard self.replay != nil, end > start else { return }
-        self.replay!.append(buffer.getSlice(at: start, length: end - start)!)
-        if self.replay!.size > 65_536 { self.replay = nil }
+        if !self.replay!.append(buffer.getSlice(at: start, length: end - start)!) { self.replay = nil }
     }
 
     /// The first reply of the lent server connection is on its way: nothing can be replayed any more.
@@ -535,22 +518,17 @@ final class ClientConnectionHandler: RelaySocketDelegate, @unchecked Sendable { 
     /// The client's session as it was before the logged messages, which become unread input again.
     private func restore(_ replay: ReplayLog) {
         self.releaseAfterRelay = false
-        self.preparedStatements = replay.preparedStatements
-        self.desiredSettings = replay.desiredSettings
+        self.clientSession.restore(replay.session)
         self.tracker = replay.tracker
         self.parsesSinceSync = 0
         self.closesSinceSync = 0
-        var again = self.allocator.buffer(capacity: replay.size + (self.inbound?.readableBytes ?? 0))
-        if let first = replay.first { again.writeImmutableBuffer(first) }
-        for part in replay.more { again.writeImmutableBuffer(part) }
-        if let rest = self.inbound { again.writeImmutableBuffer(rest) }
-        self.inbound = again
-        self.replay = ReplayLog(preparedStatements: replay.preparedStatements, desiredSettings: replay.desiredSettings, tracker: replay.tracker)
+        self.inbound = replay.bytesToReplay(followedBy: self.inbound)
+        self.replay = replay.emptied
     }
 
     /// A replay log from here: the session as it is now, no bytes yet.
     private func startReplayLog() {
-        self.replay = ReplayLog(preparedStatements: self.preparedStatements, desiredSettings: self.desiredSettings, tracker: self.tracker)
+        self.replay = ReplayLog(session: self.clientSession.snapshot, tracker: self.tracker)
     }
 
     /// The server connection was terminated before any result (see `ReplyOpening.terminated`): restore the session as it was before these messages and
@@ -572,18 +550,6 @@ final class ClientConnectionHandler: RelaySocketDelegate, @unchecked Sendable { 
             next.flush()
         }
         return true
-    }
-
-    /// Where the SQL text of a Query or Parse message sits in `buffer` (without its NUL).
-    private func statementText(_ frame: Frame, in buffer: ByteBuffer) -> Range<Int>? {
-        let payload = buffer.readableBytesView[frame.payloadStart..<(frame.payloadStart + frame.payloadLength)]
-        var textStart = frame.payloadStart
-        if frame.id == FrontendMessageID.parse {
-            guard let nameEnd = payload.firstIndex(of: 0) else { return nil }
-            textStart = nameEnd + 1
-        }
-        guard let textEnd = payload[textStart...].firstIndex(of: 0) else { return nil }
-        return textStart..<textEnd
     }
 
     /// The statement text with table names rewritten; nil when it stays as it is.
@@ -691,7 +657,7 @@ final class ClientConnectionHandler: RelaySocketDelegate, @unchecked Sendable { 
             // A named statement changes the session where and when it is bound (maybe on another server
             // connection, maybe several times), not where it is parsed.
             effects = commands
-            if listens { newText = Self.listenStandIn }
+            if listens { newText = TransactionPoolingSession.listenStandIn }
         } else {
             for command in commands {
                 if let replacement = self.apply(command, on: server, singleStatement: singleStatement) { newText = replacement }
@@ -702,7 +668,7 @@ final class ClientConnectionHandler: RelaySocketDelegate, @unchecked Sendable { 
 
         guard named else {
             guard let newText else {
-                if frame.id == FrontendMessageID.parse { self.pendingUnnamedEffects = effects }
+                if frame.id == FrontendMessageID.parse { self.clientSession.pendingUnnamedEffects = effects }
                 return .passed
             }
             let replacement = self.replacing(text, of: frame, in: buffer, with: newText)
@@ -710,7 +676,7 @@ final class ClientConnectionHandler: RelaySocketDelegate, @unchecked Sendable { 
             self.emitOwned(replacement)
             runStart = frame.start + frame.totalLength
             if frame.id == FrontendMessageID.parse {
-                self.remember(unnamed: replacement, effects: effects)
+                self.clientSession.remember(unnamed: replacement, effects: effects)
                 self.parsesSinceSync += 1
             }
             return .replaced
@@ -721,7 +687,7 @@ final class ClientConnectionHandler: RelaySocketDelegate, @unchecked Sendable { 
         runStart = end
         self.serverNeedsFlush = true
         let pending = self.tracker.pendingSyncPoints
-        if self.preparedStatements[name] != nil {
+        if self.clientSession.preparedStatements[name] != nil {
             // PostgreSQL refuses a second Parse of a name in use (42P05, naming it). Let the server say exactly
             // that: a placeholder under the client's name first (its ParseComplete dropped), then the Parse.
             // The placeholder is deallocated before the connection serves another client.
@@ -739,7 +705,7 @@ final class ClientConnectionHandler: RelaySocketDelegate, @unchecked Sendable { 
         }
         let number = service.statementCatalog.number(for: body)
         let parse = self.parseMessage(named: PreparedStatementCatalog.serverName(number), body: body)
-        self.preparedStatements[name] = ClientPreparedStatement(number: number, parse: parse, effects: effects)
+        self.clientSession.preparedStatements[name] = ClientPreparedStatement(number: number, parse: parse, effects: effects)
         if server.session.statements.contains(number) {
             server.session.statements.use(number)
             server.filter.expect(.parseAnsweredByClose(clientName: name, ordinal: self.closesSinceSync), clientPendingSyncPoints: pending)
@@ -769,23 +735,23 @@ final class ClientConnectionHandler: RelaySocketDelegate, @unchecked Sendable { 
     /// connection — the statement is prepared where it is first used. Waiting would be worse than slow:
     /// a single-threaded client (pgbench -M prepared) blocked in a synchronous prepare cannot finish the
     /// transactions its other connections hold server connections for. Returns where the Sync ends.
-    private func answerPreparesLocally(from frame: Frame, in buffer: ByteBuffer) -> Int? {
+    private func answerPreparesLocally(from first: FrontendMessage, in buffer: ByteBuffer) -> Int? {
         // Only a named Parse starts such a run (the unnamed ones of every extended-protocol query do not).
-        guard buffer.getInteger(at: frame.payloadStart, as: UInt8.self) != 0, !self.waitingForServer,
+        guard !first.namesUnnamedStatement, !self.waitingForServer,
               self.outbox == nil, self.tracker.isAtTransactionBoundary, let service else { return nil }
-        var index = frame.start
+        var scanner = FrontendStreamScanner(startingAt: first.frame.start)
         var prepared: [(String, ClientPreparedStatement)] = []
         var writer = MessageWriter(buffer: self.allocator.buffer(capacity: 32))
-        while let next = try? buffer.peekFrame(at: index) {
+        while let next = try? scanner.next(in: buffer) {
             switch next.id {
             case FrontendMessageID.parse:
-                guard let text = self.statementText(next, in: buffer), text.lowerBound > next.payloadStart + 1 else { return nil }
+                guard let text = next.statementText, !next.namesUnnamedStatement else { return nil }
                 let commands = Self.withBytes(of: text, in: buffer) { SessionCommand.find(in: $0) }
                 guard commands.isEmpty else { return nil }
                 let newText = service.activeRewriter.flatMap { self.rewritten(text, in: buffer, with: $0) }
-                let (name, body) = self.statementIdentity(next, in: buffer, text: text, newText: newText)
+                let (name, body) = self.statementIdentity(next.frame, in: buffer, text: text, newText: newText)
                 let number = service.statementCatalog.number(for: body)
-                guard service.statementCatalog.isVerified(number), self.preparedStatements[name] == nil,
+                guard service.statementCatalog.isVerified(number), self.clientSession.preparedStatements[name] == nil,
                       !prepared.contains(where: { $0.0 == name }) else { return nil }
                 let parse = self.parseMessage(named: PreparedStatementCatalog.serverName(number), body: body)
                 prepared.append((name, ClientPreparedStatement(number: number, parse: parse)))
@@ -793,41 +759,32 @@ final class ClientConnectionHandler: RelaySocketDelegate, @unchecked Sendable { 
             case FrontendMessageID.flush:
                 break
             case FrontendMessageID.sync:
-                for (name, statement) in prepared { self.preparedStatements[name] = statement }
+                for (name, statement) in prepared { self.clientSession.preparedStatements[name] = statement }
                 writer.writeReadyForQuery(.idle)
                 self.send(writer.buffer)
-                return next.start + next.totalLength
+                return next.end
             default:
                 return nil
             }
-            index = next.start + next.totalLength
         }
         return nil
     }
 
     /// Bind, Describe and Close of a named statement: the client's name becomes the proxy's, and the
     /// statement is prepared first on a server connection that lacks it.
-    private func relayStatementReference(_ frame: Frame, in buffer: ByteBuffer, runStart: inout Int) -> Handling {
-        let end = frame.start + frame.totalLength
-        let view = buffer.readableBytesView
-        var nameStart = frame.payloadStart
-        if frame.id == FrontendMessageID.bind {
-            guard let portalEnd = view[nameStart..<end].firstIndex(of: 0) else { return .notMine }
-            nameStart = portalEnd + 1
-        } else {
-            guard frame.payloadLength >= 2, view[nameStart] == UInt8(ascii: "S") else { return .notMine }
-            nameStart += 1
-        }
-        guard nameStart < end else { return .notMine }
-        if view[nameStart] == 0 {
+    private func relayStatementReference(_ message: FrontendMessage, in buffer: ByteBuffer, runStart: inout Int) -> Handling {
+        let frame = message.frame
+        let end = message.end
+        guard let nameRange = message.statementName else { return .notMine }
+        if nameRange.isEmpty {
             return self.relayUnnamedStatementReference(frame, in: buffer, runStart: &runStart)
         }
-        guard let nameEnd = view[nameStart..<end].firstIndex(of: 0) else { return .notMine }
-        let name = String(decoding: view[nameStart..<nameEnd], as: UTF8.self)
+        let (nameStart, nameEnd) = (nameRange.lowerBound, nameRange.upperBound)
+        let name = String(decoding: buffer.readableBytesView[nameRange], as: UTF8.self)
         if frame.id == FrontendMessageID.close {
             // The statement stays on server connections for other clients (and the caches evict it in time);
             // closing a statement that does not exist answers CloseComplete, as the client expects.
-            self.preparedStatements[name] = nil
+            self.clientSession.preparedStatements[name] = nil
             self.emit(buffer, from: runStart, to: frame.start)
             self.emitOwned(Self.closeAbsentStatement)
             self.closesSinceSync += 1
@@ -835,7 +792,7 @@ final class ClientConnectionHandler: RelaySocketDelegate, @unchecked Sendable { 
             return .replaced
         }
         let serverName: String
-        if let statement = self.preparedStatements[name] {
+        if let statement = self.clientSession.preparedStatements[name] {
             guard let server = self.server else { return .waitForServer }
             self.emit(buffer, from: runStart, to: frame.start)
             self.ensurePrepared(statement, on: server)
@@ -862,22 +819,11 @@ final class ClientConnectionHandler: RelaySocketDelegate, @unchecked Sendable { 
         return .replaced
     }
 
-    /// Copied into storage of our own, reused from Parse to Parse: a slice would pin the read buffer.
-    private func remember(unnamed parse: ByteBuffer, effects: [SessionCommand] = []) {
-        self.unnamedStatementEffects = effects
-        if self.unnamedStatement == nil {
-            self.unnamedStatement = self.allocator.buffer(capacity: max(256, parse.readableBytes))
-        }
-        self.unnamedStatement!.clear()
-        self.unnamedStatement!.writeImmutableBuffer(parse)
-        self.unnamedStatementOnServer = true
-    }
-
     /// Bind or Describe of the unnamed statement after a Sync released the connection it was parsed on
     /// (`PQprepare(conn, "", ...)` then `PQexecPrepared`): the client's last unnamed Parse goes first on the
     /// connection it lands on. Within one lease the server's own unnamed statement is the client's.
     private func relayUnnamedStatementReference(_ frame: Frame, in buffer: ByteBuffer, runStart: inout Int) -> Handling {
-        guard frame.id != FrontendMessageID.close, !self.unnamedStatementOnServer, let parse = self.unnamedStatement else {
+        guard frame.id != FrontendMessageID.close, !self.clientSession.unnamedStatementOnServer, let parse = self.clientSession.unnamedStatement else {
             return .notMine
         }
         guard let server = self.server else { return .waitForServer }
@@ -890,9 +836,9 @@ final class ClientConnectionHandler: RelaySocketDelegate, @unchecked Sendable { 
         server.write(parse)
         self.serverNeedsFlush = true
         self.parsesSinceSync += 1
-        self.unnamedStatementOnServer = true
+        self.clientSession.unnamedStatementOnServer = true
         // Its session commands run where it is parsed again.
-        for command in self.unnamedStatementEffects { _ = self.apply(command, on: server, singleStatement: false) }
+        for command in self.clientSession.unnamedStatementEffects { _ = self.apply(command, on: server, singleStatement: false) }
         return .passed
     }
 
@@ -929,69 +875,38 @@ final class ClientConnectionHandler: RelaySocketDelegate, @unchecked Sendable { 
         self.closesSinceSync += 1
     }
 
-    /// A client's LISTEN as the shared server connection gets it: a LISTEN of a channel nobody uses, so the
-    /// answer (tag, errors, an aborted transaction) is PostgreSQL's own; the service's listener connection does
-    /// the real listening, and the shared connection gets `UNLISTEN *` at its next lease.
-    static let listenStandIn = Array(("LISTEN " + SQLQuoting.identifier(ServerSessionState.listenStandInChannel)).utf8)
-
-    /// Updates what the client's session holds and what `server` holds for one session command; returns
-    /// the text to send instead of the client's when the statement needs translating.
+    /// One session command of the client's, on the server connection `server`: the session keeps track, the
+    /// listener connection learns what the client listens to. Returns the text to send instead of the client's
+    /// when the statement needs translating.
     private func apply(_ command: SessionCommand, on server: ServerConnection, singleStatement: Bool) -> [UInt8]? {
-        self.desiredSettings.apply(command, startup: self.startupSettings)
-        switch command {
-        case .listen(let channel):
-            self.listensForNotifications = true
+        let outcome = self.clientSession.apply(command, server: &server.session, singleStatement: singleStatement)
+        switch outcome.notifications {
+        case .listen(let channel)?:
             // The LISTEN's reply reaches the client once the listener connection listens (see `flushToClient`).
             self.listenConfirmationsPending += 1
             self.service?.notifications.listen(self, to: channel) { [self] in
                 self.eventLoop.execute { self.listenConfirmed() }
             }
-            server.session.sent(command)
-            return Self.listenStandIn
-        case .unlisten(let channel):
-            if self.listensForNotifications { self.service?.notifications.unlisten(self, from: channel) }
-        case .unlistenAll:
-            if self.listensForNotifications { self.service?.notifications.unlistenAll(self) }
-        case .deallocateAll, .discardAll:
-            if case .discardAll = command, self.listensForNotifications {
-                self.service?.notifications.unlistenAll(self)
-            }
-            self.preparedStatements.removeAll()
-        case .deallocate(let name):
-            guard let statement = self.preparedStatements.removeValue(forKey: name) else {
-                // Not the client's: it must not reach one of the proxy's statements.
-                let escaped = ProxyStatementName.escapedClientName(name)
-                guard escaped != name else { break }
-                guard singleStatement else { server.session.sent(command); return nil }
-                return Array("DEALLOCATE \(SQLQuoting.identifier(escaped))".utf8)
-            }
-            guard singleStatement else { break }
-            let serverName = PreparedStatementCatalog.serverName(statement.number)
-            if server.session.statements.contains(statement.number) {
-                server.session.sent(.deallocate(name: serverName))
-                return Array("DEALLOCATE \(serverName)".utf8)
-            }
-            // Not on this server connection: deallocate what is, so the tag and errors are the server's own.
-            server.session.sent(.deallocateAll)
-            return Array("DEALLOCATE ALL".utf8)
-        default:
+        case .unlisten(let channel)?:
+            self.service?.notifications.unlisten(self, from: channel)
+        case .unlistenAll?:
+            self.service?.notifications.unlistenAll(self)
+        case nil:
             break
         }
-        server.session.sent(command)
-        return nil
+        return outcome.replacementText
     }
 
     /// The prepared statements the client's statement failed to create (its Parse erred or was skipped).
     func preparedStatementFailed(_ name: String, number: Int?) {
-        if let number, let current = self.preparedStatements[name], current.number != number { return }
-        self.preparedStatements[name] = nil
+        self.clientSession.preparedStatementFailed(name, number: number)
     }
 
     /// Before the client's first message on a newly lent server connection: what the connection's session
     /// state says must run first (deallocations, a reset after a change the proxy cannot follow, the client's
     /// settings), as queries of the proxy's own.
     private func prepareLease(on server: ServerConnection) {
-        for statement in server.session.leasePlan(for: self.desiredSettings) {
+        for statement in server.session.leasePlan(for: self.clientSession.desiredSettings) {
             server.writeOwnQuery(statement)
             self.serverNeedsFlush = true
         }
@@ -1225,7 +1140,7 @@ final class ClientConnectionHandler: RelaySocketDelegate, @unchecked Sendable { 
     private func releaseServer() {
         guard let server, let service else { return }
         self.server = nil
-        self.unnamedStatementOnServer = false
+        self.clientSession.leaseEnded()
         self.setPublicState(.idle)
         server.setReading(true)
         self.pausedByServer = false
@@ -1238,7 +1153,7 @@ final class ClientConnectionHandler: RelaySocketDelegate, @unchecked Sendable { 
     /// A notification on a channel the client listens on (transaction pooling): at once when the client is
     /// between transactions, else when its transaction ends, as PostgreSQL delivers them.
     func deliverNotification(_ message: ByteBuffer) {
-        guard case .ready = self.phase, self.listensForNotifications else { return }
+        guard case .ready = self.phase, self.clientSession.listensForNotifications else { return }
         self.pendingNotifications.append(message)
         if self.server == nil, !self.waitingForServer { self.deliverPendingNotifications() }
     }
@@ -1257,7 +1172,7 @@ final class ClientConnectionHandler: RelaySocketDelegate, @unchecked Sendable { 
         self.server = nil
         self.pausedByServer = false
         self.updateReading()
-        self.unnamedStatementOnServer = false
+        self.clientSession.leaseEnded()
         self.setPublicState(.idle)
         self.releaseAfterRelay = false
         if self.tracker.isAtTransactionBoundary && self.poolMode == .transaction {
@@ -1340,7 +1255,7 @@ final class ClientConnectionHandler: RelaySocketDelegate, @unchecked Sendable { 
         }
         guard let service else { return }
         service.clientDetached(self)
-        if self.listensForNotifications { service.notifications.unlistenAll(self) }
+        if self.clientSession.listensForNotifications { service.notifications.unlistenAll(self) }
         if self.waitingForServer {
             self.waitingForServer = false
             service.pool.cancelWaiter(self)
@@ -1392,37 +1307,5 @@ struct RepeatedStatement {
     func came(as message: UnsafeRawBufferPointer) -> Bool {
         self.received.readableBytes == message.count
             && self.received.withUnsafeReadableBytes { memcmp($0.baseAddress!, message.baseAddress!, message.count) == 0 }
-    }
-}
-
-/// A named prepared statement of one client: the proxy's number for it and the Parse that creates it
-/// under the proxy's name on a server connection that lacks it.
-struct ClientPreparedStatement {
-    var number: Int
-    var parse: ByteBuffer
-    /// Its session commands: they take effect where and whenever it is bound.
-    var effects: [SessionCommand] = []
-
-    /// Stand for the unnamed statement and for a placeholder under a client's name in the response filter's
-    /// bookkeeping (catalog numbers start at 1).
-    static let unnamed = -1
-    static let placeholder = -2
-}
-
-/// What a transparent retry needs: the client's bytes since it was last between transactions, and the
-/// parts of its session those bytes may have changed.
-struct ReplayLog {
-    var preparedStatements: [String: ClientPreparedStatement]
-    var desiredSettings: SessionSettings
-    var tracker: TransactionTracker
-    /// Usually the messages of a transaction arrive in one read: one slice, kept without an array.
-    var first: ByteBuffer?
-    var more: [ByteBuffer] = []
-    var size = 0
-    var retriedStalePlan = false
-
-    mutating func append(_ bytes: ByteBuffer) {
-        if self.first == nil { self.first = bytes } else { self.more.append(bytes) }
-        self.size += bytes.readableBytes
     }
 }
