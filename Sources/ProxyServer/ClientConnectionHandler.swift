@@ -43,7 +43,10 @@ final class ClientConnectionHandler: RelaySocketDelegate, @unchecked Sendable { 
     private(set) var socket: RelaySocket<ClientConnectionHandler>!
     private var allocator: ByteBufferAllocator { self.socket.allocator }
     private(set) var service: Service?
-    private(set) var server: ServerConnection?
+    /// The server connection lent to the client, or the wait for one: one owner for both.
+    private var lease = ServerLease<ServerConnection>()
+    var server: ServerConnection? { self.lease.server }
+    var waitingForServer: Bool { self.lease.isWaiting }
     private(set) var user: String = ""
     private(set) var database: String = ""
     private var startupMessage = StartupMessage(parameters: [])
@@ -56,8 +59,6 @@ final class ClientConnectionHandler: RelaySocketDelegate, @unchecked Sendable { 
     private var inbound: ByteBuffer?
     /// Client messages waiting for a server connection.
     fileprivate var outbox: ByteBuffer?
-    private(set) var waitingForServer = false
-    private var waitStarted: NIODeadline?
     private var serverNeedsFlush = false
     private var releaseAfterRelay = false
     private var queryStarted: NIODeadline?
@@ -383,7 +384,7 @@ final class ClientConnectionHandler: RelaySocketDelegate, @unchecked Sendable { 
             timer.cancel()
             self.idleTransactionTimer = nil
         }
-        if self.replay == nil, self.server == nil, self.poolMode == .transaction, !self.waitingForServer, self.outbox == nil,
+        if self.replay == nil, self.lease.isFree, self.poolMode == .transaction, self.outbox == nil,
            self.tracker.isAtTransactionBoundary {
             self.startReplayLog()
             self.awaitsRepliesBeforeSync = false
@@ -536,7 +537,7 @@ final class ClientConnectionHandler: RelaySocketDelegate, @unchecked Sendable { 
     /// a transaction already, or too much went out); the termination then reaches the client.
     func serverTerminatedBeforeAnswering(_ server: ServerConnection) -> Bool {
         guard self.server === server, let replay = self.replay, let service else { return false }
-        self.server = nil
+        _ = self.lease.end(server)
         self.restore(replay)
         // Logged again from scratch by the relay (the new connection starts a new lease).
         self.replay = nil
@@ -963,7 +964,7 @@ final class ClientConnectionHandler: RelaySocketDelegate, @unchecked Sendable { 
     }
 
     private func emitOwned(_ slice: ByteBuffer) {
-        if self.server == nil, !self.waitingForServer { self.requestServer() }
+        if self.lease.isFree { self.requestServer() }
         if let server = self.server {
             server.write(slice)
             self.serverNeedsFlush = true
@@ -976,10 +977,8 @@ final class ClientConnectionHandler: RelaySocketDelegate, @unchecked Sendable { 
     // MARK: Server connections
 
     private func requestServer() {
-        guard let service else { return }
-        self.waitingForServer = true
+        guard let service, self.lease.request(now: self.recordsDurations ? .now() : nil) else { return }
         self.setPublicState(.waiting)
-        self.waitStarted = self.recordsDurations ? .now() : nil
         if service.holdIfPaused(self) { return }
         self.checkout()
     }
@@ -994,25 +993,21 @@ final class ClientConnectionHandler: RelaySocketDelegate, @unchecked Sendable { 
 
     /// The pool lent us a server connection (on our event loop).
     func serverAssigned(_ server: ServerConnection) {
-        guard let service, self.waitingForServer else {
+        guard let service, case .use(let waitedSince) = self.lease.arrived(server) else {
             // We left (or no longer need it) while it was on its way.
             return self.service?.pool.release(server, reusable: true) ?? ()
         }
-        self.waitingForServer = false
-        if let started = self.waitStarted {
-            service.metrics.observeCheckoutWait(NIODeadline.now() - started)
-            self.waitStarted = nil
-        }
+        if let waitedSince { service.metrics.observeCheckoutWait(NIODeadline.now() - waitedSince) }
         if case .awaitingParameters = self.phase {
             if service.serverParameters == nil || self.poolMode == .transaction {
                 service.serverParameters = server.parameters
             }
             guard self.poolMode == .session else {
+                _ = self.lease.end(server)
                 service.pool.release(server, reusable: true)
                 return self.finishStartup()
             }
             server.lease(to: self)
-            self.server = server
             if !self.socket.isWritable { server.setReading(false) }
             self.finishStartup(keeping: server)
             self.setPublicState(.active)
@@ -1023,7 +1018,6 @@ final class ClientConnectionHandler: RelaySocketDelegate, @unchecked Sendable { 
             return
         }
         server.lease(to: self)
-        self.server = server
         self.setPublicState(.active)
         if !self.socket.isWritable { server.setReading(false) }
         self.prepareLease(on: server)
@@ -1043,8 +1037,7 @@ final class ClientConnectionHandler: RelaySocketDelegate, @unchecked Sendable { 
 
     /// No server connection came: answer what the client sent with the error, as the server would have.
     func serverCheckoutFailed(_ error: PoolError) {
-        guard self.waitingForServer, let service else { return }
-        self.waitingForServer = false
+        guard let service, self.lease.checkoutFailed() else { return }
         self.setPublicState(.idle)
         let fields: ErrorFields
         switch error {
@@ -1138,8 +1131,7 @@ final class ClientConnectionHandler: RelaySocketDelegate, @unchecked Sendable { 
     }
 
     private func releaseServer() {
-        guard let server, let service else { return }
-        self.server = nil
+        guard let service, let server = self.lease.end() else { return }
         self.clientSession.leaseEnded()
         self.setPublicState(.idle)
         server.setReading(true)
@@ -1155,7 +1147,7 @@ final class ClientConnectionHandler: RelaySocketDelegate, @unchecked Sendable { 
     func deliverNotification(_ message: ByteBuffer) {
         guard case .ready = self.phase, self.clientSession.listensForNotifications else { return }
         self.pendingNotifications.append(message)
-        if self.server == nil, !self.waitingForServer { self.deliverPendingNotifications() }
+        if self.lease.isFree { self.deliverPendingNotifications() }
     }
 
     private func deliverPendingNotifications() {
@@ -1168,8 +1160,7 @@ final class ClientConnectionHandler: RelaySocketDelegate, @unchecked Sendable { 
     /// `afterError`: the server's last word, already relayed, was an error (its FATAL): the client is
     /// told once, not twice.
     func serverConnectionLost(_ server: ServerConnection, afterError: Bool) {
-        guard self.server === server else { return }
-        self.server = nil
+        guard self.lease.end(server) != nil else { return }
         self.pausedByServer = false
         self.updateReading()
         self.clientSession.leaseEnded()
@@ -1256,28 +1247,24 @@ final class ClientConnectionHandler: RelaySocketDelegate, @unchecked Sendable { 
         guard let service else { return }
         service.clientDetached(self)
         if self.clientSession.listensForNotifications { service.notifications.unlistenAll(self) }
-        if self.waitingForServer {
-            self.waitingForServer = false
-            service.pool.cancelWaiter(self)
-        }
         self.giveBackServer()
     }
 
-    /// Returns the lent server connection: to the pool if clean, after ROLLBACK (and DISCARD ALL in session
-    /// pooling) if a transaction is open, closed if a statement is in flight.
+    /// Gives back what the client holds: its place in the pool's queue, or the lent server connection (to the
+    /// pool if clean, after ROLLBACK and in session pooling DISCARD ALL, closed if a statement is in flight).
     private func giveBackServer() {
-        guard let service, let server else { return }
-        self.server = nil
-        self.pausedByServer = false
-        server.setReading(true)
-        server.detach()
-        let session = self.poolMode == .session
-        if self.tracker.isAtTransactionBoundary {
-            if session { server.reset(with: ["DISCARD ALL"]) } else { service.pool.release(server, reusable: true) }
-        } else if self.tracker.isQuiet {
-            server.reset(with: session ? ["ROLLBACK", "DISCARD ALL"] : ["ROLLBACK"])
-        } else {
-            service.pool.release(server, reusable: false)
+        guard let service else { return }
+        let (how, server) = self.lease.clientGone(tracker: self.tracker, sessionPooling: self.poolMode == .session)
+        if let server {
+            self.pausedByServer = false
+            server.setReading(true)
+            server.detach()
+        }
+        switch how {
+        case .nothing: break
+        case .cancelWaiting: service.pool.cancelWaiter(self)
+        case .release(let reusable): service.pool.release(server!, reusable: reusable)
+        case .reset(let statements): server!.reset(with: statements)
         }
     }
 }
