@@ -404,8 +404,6 @@ final class ClientConnectionHandler: RelaySocketDelegate, @unchecked Sendable { 
             let id = frame.id
             switch id {
             case FrontendMessageID.query, FrontendMessageID.parse:
-                if self.recordsDurations, self.queryStarted == nil { self.queryStarted = .now() }
-                if id == FrontendMessageID.query { self.service?.metrics.countQuery() }
                 let text = message.statementText
                 var handling = Handling.notMine
                 if self.poolMode == .transaction, id == FrontendMessageID.parse, self.server == nil, runStart == frame.start,
@@ -420,10 +418,15 @@ final class ClientConnectionHandler: RelaySocketDelegate, @unchecked Sendable { 
                 if self.poolMode == .transaction, let text {
                     handling = self.relayStatementSharingServers(frame, text: text, in: buffer, runStart: &runStart)
                     if handling == .waitForServer {
-                        self.logForReplay(buffer, from: logStart, to: frame.start)
-                        return self.waitForServer(buffer, at: frame.start, runStart: runStart)
+                        guard self.serverLentNow(buffer, before: frame.start, runStart: &runStart) else {
+                            return self.logForReplay(buffer, from: logStart, to: frame.start)
+                        }
+                        scanner.index = frame.start  // this message again, on the connection lent now
+                        continue
                     }
                 }
+                if self.recordsDurations, self.queryStarted == nil { self.queryStarted = .now() }
+                if id == FrontendMessageID.query { self.service?.metrics.countQuery() }
                 // Read per statement: a reload's mapping change applies to the next statement.
                 var replacement: ByteBuffer?
                 if handling == .notMine, let text, let rewriter = self.service?.activeRewriter {
@@ -445,8 +448,11 @@ final class ClientConnectionHandler: RelaySocketDelegate, @unchecked Sendable { 
                 if self.poolMode == .transaction {
                     let handling = self.relayStatementReference(message, in: buffer, runStart: &runStart)
                     if handling == .waitForServer {
-                        self.logForReplay(buffer, from: logStart, to: frame.start)
-                        return self.waitForServer(buffer, at: frame.start, runStart: runStart)
+                        guard self.serverLentNow(buffer, before: frame.start, runStart: &runStart) else {
+                            return self.logForReplay(buffer, from: logStart, to: frame.start)
+                        }
+                        scanner.index = frame.start
+                        continue
                     }
                     if id == FrontendMessageID.close, handling != .replaced { self.closesSinceSync += 1 }
                 }
@@ -913,14 +919,18 @@ final class ClientConnectionHandler: RelaySocketDelegate, @unchecked Sendable { 
         }
     }
 
-    /// The relay stops at `index` until a server connection is lent; what came before goes on (or into the outbox).
-    private func waitForServer(_ buffer: ByteBuffer, at index: Int, runStart: Int) {
+    /// The message at `index` depends on the server connection it lands on and none is lent: what came before
+    /// goes on (or into the outbox) and a connection is asked for. True when the pool lent one at once (the relay
+    /// goes on with that message); false when the relay stops there until one comes (`serverAssigned`).
+    private func serverLentNow(_ buffer: ByteBuffer, before index: Int, runStart: inout Int) -> Bool {
         self.emit(buffer, from: runStart, to: index)
+        runStart = index
+        if self.server != nil || self.requestServer() { return true }
+        // The bytes before `index` are logged for a replay now: the relay starts at `index` when it resumes.
         var rest = buffer
         rest.moveReaderIndex(to: index)
         self.inbound = rest
-        if self.server != nil { return self.relayClientMessages() }
-        if !self.waitingForServer { self.requestServer() }
+        return false
     }
 
     private func parseMessage(named name: String, body: [UInt8]) -> ByteBuffer {
@@ -976,26 +986,43 @@ final class ClientConnectionHandler: RelaySocketDelegate, @unchecked Sendable { 
 
     // MARK: Server connections
 
-    private func requestServer() {
-        guard let service, self.lease.request(now: self.recordsDurations ? .now() : nil) else { return }
+    /// Asks for a server connection unless one is lent or asked for. True when the pool lent one at once: it
+    /// is attached (see `attach`) and the caller goes on relaying on it; nothing runs on behalf of the relay
+    /// from in here, so the relay never re-enters itself.
+    @discardableResult
+    private func requestServer() -> Bool {
+        guard let service, self.lease.request(now: self.recordsDurations ? .now() : nil) else { return false }
         self.setPublicState(.waiting)
-        if service.holdIfPaused(self) { return }
-        self.checkout()
+        if service.holdIfPaused(self) { return false }
+        guard let server = service.pool.checkout(for: self) else { return false }
+        return self.attach(server)
     }
 
-    /// Asks the pool; also called when a PAUSE of the service ends.
+    /// Asks the pool again when a PAUSE of the service ends.
     func checkout() {
-        guard let service, self.waitingForServer else { return }
-        if let server = service.pool.checkout(for: self) {
-            self.serverAssigned(server)
-        }
+        guard let service, self.waitingForServer, let server = service.pool.checkout(for: self) else { return }
+        self.serverAssigned(server)
     }
 
-    /// The pool lent us a server connection (on our event loop).
+    /// The pool lent us a server connection later (on our event loop): the relay resumes where it stopped.
     func serverAssigned(_ server: ServerConnection) {
+        // Messages that waited for a server connection (they depend on which one they land on).
+        if self.attach(server), self.inbound != nil, case .ready = self.phase { self.relayClientMessages() }
+        if self.serverNeedsFlush, let server = self.server {
+            self.serverNeedsFlush = false
+            server.flush()
+        }
+        self.limitQueueWhileWaiting()
+    }
+
+    /// Takes `server` as the client's: the lease plan and the messages that waited go first (unflushed). False
+    /// when it is not for relaying: nobody waits for it any more (it went back to the pool), or it answered a
+    /// login's wait for the server's parameters (the login goes on from here).
+    private func attach(_ server: ServerConnection) -> Bool {
         guard let service, case .use(let waitedSince) = self.lease.arrived(server) else {
             // We left (or no longer need it) while it was on its way.
-            return self.service?.pool.release(server, reusable: true) ?? ()
+            self.service?.pool.release(server, reusable: true)
+            return false
         }
         if let waitedSince { service.metrics.observeCheckoutWait(NIODeadline.now() - waitedSince) }
         if case .awaitingParameters = self.phase {
@@ -1005,17 +1032,14 @@ final class ClientConnectionHandler: RelaySocketDelegate, @unchecked Sendable { 
             guard self.poolMode == .session else {
                 _ = self.lease.end(server)
                 service.pool.release(server, reusable: true)
-                return self.finishStartup()
+                self.finishStartup()
+                return false
             }
             server.lease(to: self)
             if !self.socket.isWritable { server.setReading(false) }
             self.finishStartup(keeping: server)
             self.setPublicState(.active)
-            if self.serverNeedsFlush, let server = self.server {
-                self.serverNeedsFlush = false
-                server.flush()
-            }
-            return
+            return false
         }
         server.lease(to: self)
         self.setPublicState(.active)
@@ -1024,15 +1048,9 @@ final class ClientConnectionHandler: RelaySocketDelegate, @unchecked Sendable { 
         if let outbox = self.outbox {
             self.outbox = nil
             server.write(outbox)
-            self.serverNeedsFlush = true
         }
-        // Messages that waited for a server connection (they depend on which one they land on).
-        if self.inbound != nil, case .ready = self.phase { self.relayClientMessages() }
-        if self.serverNeedsFlush, let server = self.server {
-            self.serverNeedsFlush = false
-            server.flush()
-        }
-        self.limitQueueWhileWaiting()
+        self.serverNeedsFlush = true
+        return true
     }
 
     /// No server connection came: answer what the client sent with the error, as the server would have.
