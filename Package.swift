@@ -54,7 +54,7 @@ let package = Package(
         .target(name: "ConnectionPool", swiftSettings: hotPath),
         .target(
             name: "ProxySession",
-            dependencies: ["PostgresWire", "ProxyAuth", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: ["PostgresWire", "ProxyAuth", "SchemaRouting", .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: hotPath
         ),
         .target(
@@ -99,7 +99,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ProxySessionTests",
-            dependencies: ["ProxySession", "PostgresWire", .product(name: "NIOCore", package: "swift-nio")]
+            dependencies: ["ProxySession", "PostgresWire", "SchemaRouting", .product(name: "NIOCore", package: "swift-nio")]
         ),
     ]
 )

@@ -91,14 +91,8 @@ final class ClientConnectionHandler: RelaySocketDelegate, @unchecked Sendable { 
     /// Parse and Close messages sent since the last sync point: ordinals for the response filter.
     private var parsesSinceSync = 0
     private var closesSinceSync = 0
-    /// The client's last rewritten Query or Parse, as it came and as it went. Drivers send one statement again
-    /// and again (the extended protocol's Parse of every query): a repeat is one comparison, not a rewrite.
-    /// Its buffers are reused for the next rewrite (they are ours alone again once the bytes went out).
-    private var lastRewrite: RepeatedStatement?
-    /// The shape of the client's last statement rewritten from a template (see `SchemaRewriter.ShapeMemo`).
-    private var shapeMemo: SchemaRewriter.ShapeMemo?
-    /// The unmapped table references of the client's last rewritten statement, counted again when it repeats.
-    private var lastUnmapped = UnmappedSlots()
+    /// Schema routing of the client's Query and Parse messages (it remembers the last one: drivers repeat them).
+    private var rewriteStage = RewriteStage()
 
     init(runtime: ProxyRuntime, eventLoop: RelayLoop, loopIndex: Int, descriptor: CInt, remoteAddress: String) {
         self.runtime = runtime
@@ -430,7 +424,7 @@ final class ClientConnectionHandler: RelaySocketDelegate, @unchecked Sendable { 
                 // Read per statement: a reload's mapping change applies to the next statement.
                 var replacement: ByteBuffer?
                 if handling == .notMine, let text, let rewriter = self.service?.activeRewriter {
-                    replacement = self.rewrittenMessage(frame, text: text, in: buffer, with: rewriter)
+                    replacement = self.rewriteStage.rewrittenMessage(frame, text: text, in: buffer, with: rewriter)
                 }
                 if replacement != nil {
                     self.emit(buffer, from: runStart, to: frame.start)
@@ -561,64 +555,7 @@ final class ClientConnectionHandler: RelaySocketDelegate, @unchecked Sendable { 
 
     /// The statement text with table names rewritten; nil when it stays as it is.
     private func rewritten(_ text: Range<Int>, in buffer: ByteBuffer, with rewriter: SchemaRewriter) -> [UInt8]? {
-        let outcome = Self.withBytes(of: text, in: buffer) {
-            rewriter.rewrite($0, memo: &self.shapeMemo, unmapped: &self.lastUnmapped)
-        }
-        guard case .rewritten(let newText) = outcome else { return nil }
-        return newText
-    }
-
-    /// The Query or Parse message `frame` with its statement text rewritten; nil when it stays as it is.
-    private func rewrittenMessage(_ frame: Frame, text: Range<Int>, in buffer: ByteBuffer, with rewriter: SchemaRewriter) -> ByteBuffer? {
-        let message = frame.start..<(frame.start + frame.totalLength)
-        if let last = self.lastRewrite, last.rewriter == rewriter.identity,
-           Self.withBytes(of: message, in: buffer, { last.came(as: $0) }) {
-            rewriter.countRepeatedRewrite(unmapped: last.unmapped)
-            return last.sent
-        }
-        guard let newText = self.rewritten(text, in: buffer, with: rewriter) else { return nil }
-        guard message.count <= 4096 else { return self.replacing(text, of: frame, in: buffer, with: newText) }
-        let allocator = self.allocator
-        var memo = self.lastRewrite
-            ?? RepeatedStatement(rewriter: 0, received: allocator.buffer(capacity: 256), sent: allocator.buffer(capacity: 256))
-        self.lastRewrite = nil  // so that clear() below finds the buffers unshared and keeps their storage
-        memo.rewriter = rewriter.identity
-        memo.unmapped = self.lastUnmapped
-        memo.received.clear()
-        // A copy: a slice would pin the buffer the read arrived in.
-        memo.received.writeImmutableBuffer(buffer.getSlice(at: frame.start, length: message.count)!)
-        memo.sent.clear()
-        self.replacing(text, of: frame, in: buffer, with: newText, into: &memo.sent)
-        self.lastRewrite = memo
-        return memo.sent
-    }
-
-    /// The bytes at absolute indices `range` of `buffer`, without copying them.
-    private static func withBytes<T>(of range: Range<Int>, in buffer: ByteBuffer, _ body: (UnsafeRawBufferPointer) -> T) -> T {
-        buffer.withUnsafeReadableBytes { bytes in
-            body(UnsafeRawBufferPointer(rebasing: bytes[(range.lowerBound - buffer.readerIndex)..<(range.upperBound - buffer.readerIndex)]))
-        }
-    }
-
-    /// The Query or Parse message `frame` with its text replaced.
-    private func replacing(_ text: Range<Int>, of frame: Frame, in buffer: ByteBuffer, with newText: [UInt8]) -> ByteBuffer {
-        var message = self.allocator.buffer(capacity: frame.totalLength + newText.count + 16)
-        self.replacing(text, of: frame, in: buffer, with: newText, into: &message)
-        return message
-    }
-
-    private func replacing(_ text: Range<Int>, of frame: Frame, in buffer: ByteBuffer, with newText: [UInt8], into message: inout ByteBuffer) {
-        var writer = MessageWriter(buffer: message)
-        message = ByteBuffer()  // the writer holds the only reference while it writes
-        writer.writeMessage(frame.id) { out in
-            if frame.id == FrontendMessageID.parse {
-                out.writeImmutableBuffer(buffer.getSlice(at: frame.payloadStart, length: text.lowerBound - frame.payloadStart)!)
-            }
-            out.writeBytes(newText)
-            // The NUL and, for Parse, the parameter type OIDs.
-            out.writeImmutableBuffer(buffer.getSlice(at: text.upperBound, length: frame.start + frame.totalLength - text.upperBound)!)
-        }
-        message = writer.buffer
+        self.rewriteStage.rewrittenText(text, in: buffer, with: rewriter)
     }
 
     // MARK: Transaction pooling: the client's session across server connections
@@ -640,7 +577,7 @@ final class ClientConnectionHandler: RelaySocketDelegate, @unchecked Sendable { 
     private func relayStatementSharingServers(_ frame: Frame, text: Range<Int>, in buffer: ByteBuffer, runStart: inout Int) -> Handling {
         guard let service else { return .notMine }
         let named = frame.id == FrontendMessageID.parse && text.lowerBound > frame.payloadStart + 1
-        let commands = Self.withBytes(of: text, in: buffer) { SessionCommand.find(in: $0) }
+        let commands = buffer.withBytes(of: text) { SessionCommand.find(in: $0) }
         if commands.isEmpty && !named { return .notMine }
         guard let server = self.server else { return .waitForServer }
 
@@ -678,7 +615,7 @@ final class ClientConnectionHandler: RelaySocketDelegate, @unchecked Sendable { 
                 if frame.id == FrontendMessageID.parse { self.clientSession.pendingUnnamedEffects = effects }
                 return .passed
             }
-            let replacement = self.replacing(text, of: frame, in: buffer, with: newText)
+            let replacement = RewriteStage.replacing(text, of: frame, in: buffer, with: newText)
             self.emit(buffer, from: runStart, to: frame.start)
             self.emitOwned(replacement)
             runStart = frame.start + frame.totalLength
@@ -753,7 +690,7 @@ final class ClientConnectionHandler: RelaySocketDelegate, @unchecked Sendable { 
             switch next.id {
             case FrontendMessageID.parse:
                 guard let text = next.statementText, !next.namesUnnamedStatement else { return nil }
-                let commands = Self.withBytes(of: text, in: buffer) { SessionCommand.find(in: $0) }
+                let commands = buffer.withBytes(of: text) { SessionCommand.find(in: $0) }
                 guard commands.isEmpty else { return nil }
                 let newText = service.activeRewriter.flatMap { self.rewritten(text, in: buffer, with: $0) }
                 let (name, body) = self.statementIdentity(next.frame, in: buffer, text: text, newText: newText)
@@ -1298,19 +1235,5 @@ extension ClientConnectionHandler {
         case .ready, .closing:
             break
         }
-    }
-}
-
-/// A client's last rewritten message: by which rewriter (its `identity`: a reference would keep an old mapping's
-/// alive, and count references on an object every thread shares), as it came, as it went.
-struct RepeatedStatement {
-    var rewriter: UInt64
-    var received: ByteBuffer
-    var sent: ByteBuffer
-    var unmapped = UnmappedSlots()
-
-    func came(as message: UnsafeRawBufferPointer) -> Bool {
-        self.received.readableBytes == message.count
-            && self.received.withUnsafeReadableBytes { memcmp($0.baseAddress!, message.baseAddress!, message.count) == 0 }
     }
 }
