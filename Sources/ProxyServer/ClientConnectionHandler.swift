@@ -88,9 +88,6 @@ final class ClientConnectionHandler: RelaySocketDelegate, @unchecked Sendable { 
     private var listenConfirmationsPending = 0
     /// Notifications that came while the client was inside a transaction: delivered when it ends.
     private var pendingNotifications: [ByteBuffer] = []
-    /// Parse and Close messages sent since the last sync point: ordinals for the response filter.
-    private var parsesSinceSync = 0
-    private var closesSinceSync = 0
     /// Schema routing of the client's Query and Parse messages (it remembers the last one: drivers repeat them).
     private var rewriteStage = RewriteStage()
 
@@ -431,7 +428,7 @@ final class ClientConnectionHandler: RelaySocketDelegate, @unchecked Sendable { 
                     self.emitOwned(replacement!)
                     runStart = frame.start + frame.totalLength
                 }
-                if id == FrontendMessageID.parse, handling != .replaced { self.parsesSinceSync += 1 }
+                if id == FrontendMessageID.parse, handling != .replaced { self.clientSession.forwarded(id) }
                 if id == FrontendMessageID.parse, self.poolMode == .transaction, handling != .replaced,
                    message.namesUnnamedStatement {
                     self.clientSession.remember(unnamed: replacement ?? buffer.getSlice(at: frame.start, length: frame.totalLength)!,
@@ -448,7 +445,7 @@ final class ClientConnectionHandler: RelaySocketDelegate, @unchecked Sendable { 
                         scanner.index = frame.start
                         continue
                     }
-                    if id == FrontendMessageID.close, handling != .replaced { self.closesSinceSync += 1 }
+                    if id == FrontendMessageID.close, handling != .replaced { self.clientSession.forwarded(id) }
                 }
             case FrontendMessageID.sync, FrontendMessageID.functionCall:
                 break
@@ -466,10 +463,7 @@ final class ClientConnectionHandler: RelaySocketDelegate, @unchecked Sendable { 
                 break  // COPY data and its end; the scanner refuses what a client may not send
             }
             self.tracker.clientSent(id)
-            if message.isSyncPoint {
-                self.parsesSinceSync = 0
-                self.closesSinceSync = 0
-            }
+            if message.isSyncPoint { self.clientSession.syncPointSent() }
         }
         let index = scanner.index
         self.emit(buffer, from: runStart, to: index)
@@ -521,8 +515,6 @@ final class ClientConnectionHandler: RelaySocketDelegate, @unchecked Sendable { 
         self.releaseAfterRelay = false
         self.clientSession.restore(replay.session)
         self.tracker = replay.tracker
-        self.parsesSinceSync = 0
-        self.closesSinceSync = 0
         self.inbound = replay.bytesToReplay(followedBy: self.inbound)
         self.replay = replay.emptied
     }
@@ -621,7 +613,7 @@ final class ClientConnectionHandler: RelaySocketDelegate, @unchecked Sendable { 
             runStart = frame.start + frame.totalLength
             if frame.id == FrontendMessageID.parse {
                 self.clientSession.remember(unnamed: replacement, effects: effects)
-                self.parsesSinceSync += 1
+                self.clientSession.forwarded(FrontendMessageID.parse)
             }
             return .replaced
         }
@@ -630,38 +622,10 @@ final class ClientConnectionHandler: RelaySocketDelegate, @unchecked Sendable { 
         self.emit(buffer, from: runStart, to: frame.start)
         runStart = end
         self.serverNeedsFlush = true
-        let pending = self.tracker.pendingSyncPoints
-        if self.clientSession.preparedStatements[name] != nil {
-            // PostgreSQL refuses a second Parse of a name in use (42P05, naming it). Let the server say exactly
-            // that: a placeholder under the client's name first (its ParseComplete dropped), then the Parse.
-            // The placeholder is deallocated before the connection serves another client.
-            // The client's name is escaped if it could be mistaken for one of the proxy's.
-            let serverName = ProxyStatementName.escapedClientName(name)
-            server.filter.expect(
-                .parse(statement: ClientPreparedStatement.placeholder, clientName: nil, ordinal: self.parsesSinceSync),
-                clientPendingSyncPoints: pending
-            )
-            server.write(self.parseMessage(named: serverName, body: Array("SELECT 1".utf8) + [0, 0, 0]))
-            server.write(self.parseMessage(named: serverName, body: body))
-            server.session.leftStandIn(named: serverName)
-            self.parsesSinceSync += 2
-            return .replaced
-        }
-        let number = service.statementCatalog.number(for: body)
-        let parse = self.parseMessage(named: PreparedStatementCatalog.serverName(number), body: body)
-        self.clientSession.preparedStatements[name] = ClientPreparedStatement(number: number, parse: parse, effects: effects)
-        if server.session.statements.contains(number) {
-            server.session.statements.use(number)
-            server.filter.expect(.parseAnsweredByClose(clientName: name, ordinal: self.closesSinceSync), clientPendingSyncPoints: pending)
-            server.write(Self.closeAbsentStatement)
-            self.closesSinceSync += 1
-        } else {
-            self.closeIfUncertain(number, on: server)
-            server.session.statements.use(number)
-            server.filter.expect(.parse(statement: number, clientName: name, ordinal: self.parsesSinceSync), clientPendingSyncPoints: pending)
-            server.write(parse)
-            self.parsesSinceSync += 1
-        }
+        self.clientSession.parseNamed(
+            name, body: body, effects: effects, catalogNumber: { service.statementCatalog.number(for: body) },
+            server: &server.session, filter: &server.filter, pendingSyncPoints: self.tracker.pendingSyncPoints,
+            write: { server.write($0) })
         return .replaced
     }
 
@@ -697,7 +661,7 @@ final class ClientConnectionHandler: RelaySocketDelegate, @unchecked Sendable { 
                 let number = service.statementCatalog.number(for: body)
                 guard service.statementCatalog.isVerified(number), self.clientSession.preparedStatements[name] == nil,
                       !prepared.contains(where: { $0.0 == name }) else { return nil }
-                let parse = self.parseMessage(named: PreparedStatementCatalog.serverName(number), body: body)
+                let parse = TransactionPoolingSession.parseMessage(named: PreparedStatementCatalog.serverName(number), body: body)
                 prepared.append((name, ClientPreparedStatement(number: number, parse: parse)))
                 writer.writeMessage(BackendMessageID.parseComplete) { _ in }
             case FrontendMessageID.flush:
@@ -726,12 +690,8 @@ final class ClientConnectionHandler: RelaySocketDelegate, @unchecked Sendable { 
         let (nameStart, nameEnd) = (nameRange.lowerBound, nameRange.upperBound)
         let name = String(decoding: buffer.readableBytesView[nameRange], as: UTF8.self)
         if frame.id == FrontendMessageID.close {
-            // The statement stays on server connections for other clients (and the caches evict it in time);
-            // closing a statement that does not exist answers CloseComplete, as the client expects.
-            self.clientSession.preparedStatements[name] = nil
             self.emit(buffer, from: runStart, to: frame.start)
-            self.emitOwned(Self.closeAbsentStatement)
-            self.closesSinceSync += 1
+            self.emitOwned(self.clientSession.closeNamed(name))
             runStart = end
             return .replaced
         }
@@ -739,7 +699,9 @@ final class ClientConnectionHandler: RelaySocketDelegate, @unchecked Sendable { 
         if let statement = self.clientSession.preparedStatements[name] {
             guard let server = self.server else { return .waitForServer }
             self.emit(buffer, from: runStart, to: frame.start)
-            self.ensurePrepared(statement, on: server)
+            self.clientSession.ensurePrepared(
+                statement, server: &server.session, filter: &server.filter,
+                pendingSyncPoints: self.tracker.pendingSyncPoints, write: { server.write($0) })
             if frame.id == FrontendMessageID.bind, !statement.effects.isEmpty {
                 for command in statement.effects { _ = self.apply(command, on: server, singleStatement: false) }
             }
@@ -767,56 +729,17 @@ final class ClientConnectionHandler: RelaySocketDelegate, @unchecked Sendable { 
     /// (`PQprepare(conn, "", ...)` then `PQexecPrepared`): the client's last unnamed Parse goes first on the
     /// connection it lands on. Within one lease the server's own unnamed statement is the client's.
     private func relayUnnamedStatementReference(_ frame: Frame, in buffer: ByteBuffer, runStart: inout Int) -> Handling {
-        guard frame.id != FrontendMessageID.close, !self.clientSession.unnamedStatementOnServer, let parse = self.clientSession.unnamedStatement else {
-            return .notMine
-        }
+        guard frame.id != FrontendMessageID.close, !self.clientSession.unnamedStatementOnServer,
+              self.clientSession.unnamedStatement != nil else { return .notMine }
         guard let server = self.server else { return .waitForServer }
         self.emit(buffer, from: runStart, to: frame.start)
         runStart = frame.start
-        server.filter.expect(
-            .parse(statement: ClientPreparedStatement.unnamed, clientName: nil, ordinal: self.parsesSinceSync),
-            clientPendingSyncPoints: self.tracker.pendingSyncPoints
-        )
-        server.write(parse)
+        let effects = self.clientSession.parseUnnamedAgainIfNeeded(
+            filter: &server.filter, pendingSyncPoints: self.tracker.pendingSyncPoints, write: { server.write($0) })
         self.serverNeedsFlush = true
-        self.parsesSinceSync += 1
-        self.clientSession.unnamedStatementOnServer = true
         // Its session commands run where it is parsed again.
-        for command in self.clientSession.unnamedStatementEffects { _ = self.apply(command, on: server, singleStatement: false) }
+        for command in effects ?? [] { _ = self.apply(command, on: server, singleStatement: false) }
         return .passed
-    }
-
-    /// Re-creates the client's statement on `server` unless it is there; the server's ParseComplete for
-    /// it is dropped, an error passes (in place of the one the client's message would have got).
-    private func ensurePrepared(_ statement: ClientPreparedStatement, on server: ServerConnection) {
-        if server.session.statements.contains(statement.number) {
-            server.session.statements.use(statement.number)
-            return
-        }
-        self.closeIfUncertain(statement.number, on: server)
-        server.filter.expect(
-            .parse(statement: statement.number, clientName: nil, ordinal: self.parsesSinceSync),
-            clientPendingSyncPoints: self.tracker.pendingSyncPoints
-        )
-        server.session.statements.use(statement.number)
-        server.write(statement.parse)
-        self.parsesSinceSync += 1
-    }
-
-    /// A deallocation may or may not have removed the proxy's statement `number` from `server`: a Close goes
-    /// before the Parse that re-creates it, so the Parse is right either way (its CloseComplete is dropped).
-    private func closeIfUncertain(_ number: Int, on server: ServerConnection) {
-        guard server.session.statements.needsCloseBeforeParse(number) else { return }
-        server.filter.expect(.ownClose(ordinal: self.closesSinceSync),
-                             clientPendingSyncPoints: self.tracker.pendingSyncPoints)
-        var writer = MessageWriter(buffer: self.allocator.buffer(capacity: 16))
-        writer.writeMessage(FrontendMessageID.close) { out in
-            out.writeInteger(UInt8(ascii: "S"))
-            out.writeString(PreparedStatementCatalog.serverName(number))
-            out.writeInteger(UInt8(0))
-        }
-        server.write(writer.buffer)
-        self.closesSinceSync += 1
     }
 
     /// One session command of the client's, on the server connection `server`: the session keeps track, the
@@ -869,26 +792,6 @@ final class ClientConnectionHandler: RelaySocketDelegate, @unchecked Sendable { 
         self.inbound = rest
         return false
     }
-
-    private func parseMessage(named name: String, body: [UInt8]) -> ByteBuffer {
-        var writer = MessageWriter(buffer: self.allocator.buffer(capacity: name.utf8.count + body.count + 6))
-        writer.writeMessage(FrontendMessageID.parse) { out in
-            out.writeString(name)
-            out.writeInteger(UInt8(0))
-            out.writeBytes(body)
-        }
-        return writer.buffer
-    }
-
-    private static let closeAbsentStatement: ByteBuffer = {
-        var writer = MessageWriter(buffer: ByteBufferAllocator().buffer(capacity: 16))
-        writer.writeMessage(FrontendMessageID.close) { out in
-            out.writeInteger(UInt8(ascii: "S"))
-            out.writeString(PreparedStatementCatalog.absentName)
-            out.writeInteger(UInt8(0))
-        }
-        return writer.buffer
-    }()
 
     /// A statement that makes the server raise the error itself, so it lands where the client's statement
     /// would have run, and an open transaction block fails as it would have.

@@ -1,4 +1,5 @@
 import NIOCore
+import PostgresWire
 
 /// What a client believes its session holds while it shares server connections with other clients
 /// (transaction pooling): its named prepared statements, its last unnamed statement, its settings and whether
@@ -21,6 +22,10 @@ public struct TransactionPoolingSession: Sendable {
     public var pendingUnnamedEffects: [SessionCommand] = []
     /// The client has LISTENed: the service's listener connection knows it.
     public private(set) var listensForNotifications = false
+    /// Parse and Close messages sent to the server since the client's last sync point: their ordinals tell the
+    /// response filter which ParseComplete and CloseComplete answer which message.
+    public internal(set) var parsesSinceSync = 0
+    public internal(set) var closesSinceSync = 0
 
     public init() {}
 
@@ -121,6 +126,18 @@ public struct TransactionPoolingSession: Sendable {
         self.unnamedStatementOnServer = false
     }
 
+    /// A Parse or Close of the client's went to the server as it was sent.
+    public mutating func forwarded(_ id: UInt8) {
+        if id == FrontendMessageID.parse { self.parsesSinceSync += 1 }
+        if id == FrontendMessageID.close { self.closesSinceSync += 1 }
+    }
+
+    /// The client sent a sync point (Sync, Query, FunctionCall): ordinals start again.
+    public mutating func syncPointSent() {
+        self.parsesSinceSync = 0
+        self.closesSinceSync = 0
+    }
+
     /// The parts of the session a transparent retry restores: the client's messages since then may have
     /// changed them on a connection that is gone.
     public struct Snapshot: Sendable {
@@ -135,5 +152,6 @@ public struct TransactionPoolingSession: Sendable {
     public mutating func restore(_ snapshot: Snapshot) {
         self.preparedStatements = snapshot.preparedStatements
         self.desiredSettings = snapshot.desiredSettings
+        self.syncPointSent()
     }
 }
