@@ -30,12 +30,18 @@ struct ServerConnector {
         let host = hosts[index]
         let attrs = self.service.settings.backend.targetSessionAttrs
         Self.open(service: self.service, host: host, poolID: self.poolID, eventLoop: self.eventLoop,
-                  loopIndex: self.loopIndex)
+                  loopIndex: self.loopIndex, mayLearnSearchPath: true)
             .whenComplete { result in
                 switch result {
                 case .success(let server):
                     self.service.prober.connectResult(host, reachable: true)
-                    if self.accepts(server, pass: pass) {
+                    if self.accepts(server, pass: pass), let searchPath = server.learntSearchPath {
+                        // search_path: auto learnt the server's own search_path on a connection started without
+                        // one; it makes way for a connection to the same host that starts with the full value.
+                        self.service.learntServerSearchPath(searchPath, from: server.backend)
+                        server.close()
+                        self.attempt(hosts: hosts, index: index, pass: pass, errors: errors)
+                    } else if self.accepts(server, pass: pass) {
                         self.service.pool.connectionOpened(server)
                     } else {
                         server.close()
@@ -51,13 +57,15 @@ struct ServerConnector {
 
     /// Connects to one host and logs in, all within `connect_timeout`: a server that accepts the TCP connection
     /// but never finishes the login counts as failed too. On failure the connection is closed.
+    /// `mayLearnSearchPath`: see `ServerConnection.init`.
     static func open(
-        service: Service, host: HostAndPort, poolID: Int, eventLoop: RelayLoop, loopIndex: Int
+        service: Service, host: HostAndPort, poolID: Int, eventLoop: RelayLoop, loopIndex: Int,
+        mayLearnSearchPath: Bool = false
     ) -> EventLoopFuture<ServerConnection> {
         eventLoop.flatSubmit {
             let timeout = service.settings.connectTimeout
             let server = ServerConnection(service: service, poolID: poolID, host: host, eventLoop: eventLoop,
-                                          loopIndex: loopIndex)
+                                          loopIndex: loopIndex, mayLearnSearchPath: mayLearnSearchPath)
             let promise = eventLoop.makePromise(of: ServerConnection.self)
             let timer = eventLoop.scheduleTask(in: timeout.timeAmount) {
                 promise.fail(ServerConnectTimeout(timeout: timeout))

@@ -30,6 +30,9 @@ final class Service: @unchecked Sendable {
     private var _rewriter: SchemaRewriter?
     private var _mapping: SchemaMapping
     private var _serverParameters: [ServerParameter]?
+    /// `search_path: auto`: the server's own search_path as learnt from the backend in `_settings` (nil until a pool
+    /// connection learnt it, and again after a reload changes the backend).
+    private var _serverSearchPath: String?
     private var _isPaused = false
     private var _isRemoved = false
     /// A removed service whose clients are gone: its pool is closing and it cannot come back.
@@ -66,6 +69,36 @@ final class Service: @unchecked Sendable {
     /// The rewriter for the next statement; nil when the service maps no tables.
     var activeRewriter: SchemaRewriter? { self.lock.withLock { self._rewriter } }
 
+    /// What a new server connection logs in with: the backend, and the search_path for its startup packet. Read
+    /// together, so a reload cannot pair a new backend with a search_path learnt from the old one.
+    var startupSettings: (backend: BackendURL, searchPath: StartupSearchPath) {
+        self.lock.withLock { (self._settings.backend, Self.startupSearchPath(self._settings, self._serverSearchPath)) }
+    }
+
+    private static func startupSearchPath(_ settings: ServiceSettings, _ serverDefault: String?) -> StartupSearchPath {
+        StartupSearchPath.resolve(settings.searchPath, schemaOrder: settings.schemaOrder, serverDefault: serverDefault)
+    }
+
+    /// A pool connection learnt the server's own search_path from `backend`; kept unless a reload changed the
+    /// backend meanwhile (then the next connection learns it again).
+    func learntServerSearchPath(_ value: String, from backend: BackendURL) {
+        self.lock.withLock {
+            guard self._settings.backend == backend else { return }
+            self._serverSearchPath = value
+        }
+    }
+
+    /// `search_path` for SHOW SERVICES: as configured, and for `auto` what it became once the server's is known.
+    var searchPathDescription: String? {
+        self.lock.withLock {
+            switch Self.startupSearchPath(self._settings, self._serverSearchPath) {
+            case .serverDefault: return nil
+            case .learnServerDefault: return "auto"
+            case .value(let value): return self._settings.searchPath == .auto ? "auto: \(value)" : value
+            }
+        }
+    }
+
     var serverParameters: [ServerParameter]? {
         get { self.lock.withLock { self._serverParameters } }
         set { self.lock.withLock { self._serverParameters = newValue } }
@@ -97,18 +130,22 @@ final class Service: @unchecked Sendable {
     func update(_ settings: ServiceSettings, mapping: SchemaMapping) -> [String] {
         var changes: [String] = []
         let old = self.settings
-        self.lock.withLock {
+        let searchPathChanged = self.lock.withLock { () -> Bool in
+            let before = Self.startupSearchPath(self._settings, self._serverSearchPath)
+            // The server's own search_path belongs to the backend (its role, database, server) it was learnt from.
+            if settings.backend != self._settings.backend { self._serverSearchPath = nil }
             self._settings = settings
             if mapping != self._mapping {
                 self._mapping = mapping
                 self._rewriter = mapping.isEmpty ? nil : SchemaRewriter(mapping: mapping, statistics: self.rewriteStatistics, unmappedReport: self.unmappedReport)
                 changes.append("mapping")
             }
+            return Self.startupSearchPath(settings, self._serverSearchPath) != before
         }
-        if old.backend != settings.backend || old.searchPath != settings.searchPath {
+        if old.backend != settings.backend || searchPathChanged {
             self.pool.retireAllConnections()
             self.serverParameters = nil
-            changes.append("backend")
+            changes.append(old.backend != settings.backend ? "backend" : "search_path")
         }
         if Self.poolConfiguration(old) != Self.poolConfiguration(settings) {
             self.pool.updateConfiguration(Self.poolConfiguration(settings))
