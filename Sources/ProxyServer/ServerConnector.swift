@@ -12,13 +12,27 @@ struct ServerConnector {
     let loopIndex: Int
 
     func connect() {
+        // search_path: auto, before the server's own search_path is known: one connection learns it while the
+        // others wait for it, so a burst of connects (min_pool_size, many clients) costs one extra login.
+        let resume: @Sendable () -> Void = { self.eventLoop.execute { self.start(learning: false) } }
+        switch self.service.joinSearchPathLearning(resume: resume) {
+        case .proceed: self.start(learning: false)
+        case .learn: self.start(learning: true)
+        case .wait: break
+        }
+    }
+
+    private func start(learning: Bool) {
         let backend = self.service.settings.backend
-        self.attempt(hosts: self.service.prober.connectOrder(backend.hosts), index: 0, pass: .first, errors: [])
+        self.attempt(hosts: self.service.prober.connectOrder(backend.hosts), index: 0, pass: .first, errors: [],
+                     learning: learning)
     }
 
     private enum Pass { case first, fallback }
 
-    private func attempt(hosts: [HostAndPort], index: Int, pass: Pass, errors: [String]) {
+    /// `learning`: this connector's first login learns the server's search_path for the connectors waiting for it;
+    /// when it is done, learnt or not, they go on (and learn it themselves while it is still unknown).
+    private func attempt(hosts: [HostAndPort], index: Int, pass: Pass, errors: [String], learning: Bool = false) {
         guard index < hosts.count else {
             // prefer-standby takes any server when no standby answered.
             if pass == .first, self.service.settings.backend.targetSessionAttrs == .preferStandby {
@@ -32,13 +46,17 @@ struct ServerConnector {
         Self.open(service: self.service, host: host, poolID: self.poolID, eventLoop: self.eventLoop,
                   loopIndex: self.loopIndex, mayLearnSearchPath: true)
             .whenComplete { result in
+                if case .success(let server) = result, self.accepts(server, pass: pass),
+                   let searchPath = server.learntSearchPath {
+                    self.service.learntServerSearchPath(searchPath, from: server.backend)
+                }
+                if learning { self.service.searchPathLearningEnded() }
                 switch result {
                 case .success(let server):
                     self.service.prober.connectResult(host, reachable: true)
-                    if self.accepts(server, pass: pass), let searchPath = server.learntSearchPath {
+                    if self.accepts(server, pass: pass), server.learntSearchPath != nil {
                         // search_path: auto learnt the server's own search_path on a connection started without
                         // one; it makes way for a connection to the same host that starts with the full value.
-                        self.service.learntServerSearchPath(searchPath, from: server.backend)
                         server.close()
                         self.attempt(hosts: hosts, index: index, pass: pass, errors: errors)
                     } else if self.accepts(server, pass: pass) {

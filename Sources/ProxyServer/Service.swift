@@ -33,6 +33,9 @@ final class Service: @unchecked Sendable {
     /// `search_path: auto`: the server's own search_path as learnt from the backend in `_settings` (nil until a pool
     /// connection learnt it, and again after a reload changes the backend).
     private var _serverSearchPath: String?
+    /// A pool connection is learning `_serverSearchPath` now; `searchPathWaiters` go on when it is done.
+    private var searchPathLearner = false
+    private var searchPathWaiters: [@Sendable () -> Void] = []
     private var _isPaused = false
     private var _isRemoved = false
     /// A removed service whose clients are gone: its pool is closing and it cannot come back.
@@ -82,10 +85,45 @@ final class Service: @unchecked Sendable {
     /// A pool connection learnt the server's own search_path from `backend`; kept unless a reload changed the
     /// backend meanwhile (then the next connection learns it again).
     func learntServerSearchPath(_ value: String, from backend: BackendURL) {
-        self.lock.withLock {
-            guard self._settings.backend == backend else { return }
+        let first = self.lock.withLock { () -> Bool in
+            guard self._settings.backend == backend, self._serverSearchPath != value else { return false }
             self._serverSearchPath = value
+            return true
         }
+        if first {
+            self.logger.info("learnt the server's search_path", metadata: [
+                "service": "\(self.name)", "server_search_path": "\(value)",
+            ])
+        }
+    }
+
+    enum SearchPathLearning { case proceed, learn, wait }
+
+    /// Before a pool connection opens: `.proceed` when no search_path needs learning, `.learn` when this connection
+    /// is to learn the server's own (no other is learning it), `.wait` when another one is: `resume` then runs once it
+    /// is done, learnt or failed.
+    func joinSearchPathLearning(resume: @escaping @Sendable () -> Void) -> SearchPathLearning {
+        self.lock.withLock {
+            guard Self.startupSearchPath(self._settings, self._serverSearchPath) == .learnServerDefault else {
+                return .proceed
+            }
+            guard self.searchPathLearner else {
+                self.searchPathLearner = true
+                return .learn
+            }
+            self.searchPathWaiters.append(resume)
+            return .wait
+        }
+    }
+
+    /// The learning connection logged in (having learnt the value) or failed: the waiting ones go on.
+    func searchPathLearningEnded() {
+        let waiters = self.lock.withLock { () -> [@Sendable () -> Void] in
+            self.searchPathLearner = false
+            defer { self.searchPathWaiters = [] }
+            return self.searchPathWaiters
+        }
+        for resume in waiters { resume() }
     }
 
     /// `search_path` for SHOW SERVICES: as configured, and for `auto` what it became once the server's is known.

@@ -191,6 +191,26 @@ def test_reload_derives_it_again(proxy, pg, autodb):
     held.close()
 
 
+def test_the_servers_search_path_is_learnt_once(proxy, pg, autodb):
+    """min_pool_size opens the pool's connections at once: one of them learns the server's search_path (one extra
+    login), the others wait for it instead of each learning it (which took twice the logins)."""
+    def sessions():
+        (n,), = pg.super_exec("SELECT sessions FROM pg_stat_database WHERE datname = 'autosp'", dbname="autosp")
+        return n
+
+    for service, extra_logins in (("plain", 0), ("auto", 1)):
+        svc = {**services(autodb)[service], "min_pool_size": 4, "health_check": {"interval": "0s"}}
+        before = sessions()
+        px = proxy(pool_size=4, services={service: svc})
+        wait_until(lambda: px.pools()[service]["sv_idle"] == "4", 10, what="4 idle server connections")
+        with px.connect(service) as c:
+            shown = c.execute("SHOW search_path").fetchone()[0]
+        assert shown == (f"{SCHEMA}, {SERVER_OWN}" if service == "auto" else SERVER_OWN)
+        px.stop()
+        # This query's own session counts too.
+        assert sessions() - before - 1 == 4 + extra_logins, service
+
+
 def test_an_unreachable_backend_fails_like_any_connect_failure(proxy):
     dead = free_port()  # nothing listens there
     px = proxy(checkout_timeout="3s", services={"auto": {
