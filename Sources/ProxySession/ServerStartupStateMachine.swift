@@ -25,8 +25,8 @@ public struct ServerStartupStateMachine: Sendable {
         public var learnSearchPath: Bool
 
         public init(user: String, password: String?, database: String, parameters: [(name: String, value: String)],
-                    allowedMethods: Set<String>? = nil, requireAuthText: String = "", requireChannelBinding: Bool = false,
-                    learnSearchPath: Bool = false) {
+                    allowedMethods: Set<String>? = nil, requireAuthText: String = "",
+                    requireChannelBinding: Bool = false, learnSearchPath: Bool = false) {
             self.learnSearchPath = learnSearchPath
             self.requireChannelBinding = requireChannelBinding
             self.allowedMethods = allowedMethods

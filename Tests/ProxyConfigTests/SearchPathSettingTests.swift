@@ -34,7 +34,8 @@ import Testing
         expectConfigError(serviceConfig("search_path: {a: b}"), key: "services.s.search_path", "single value")
         expectConfigError(serviceConfig("search_path: [ok, 'no good']"), key: "services.s.search_path[1]",
                           "not a valid schema name")
-        let defaults = "auth: {method: trust}\ndefaults: {search_path: [a, '']}\nservices:\n  s: {backend: 'postgresql://u@h'}"
+        let defaults = "auth: {method: trust}\ndefaults: {search_path: [a, '']}\n"
+            + "services:\n  s: {backend: 'postgresql://u@h'}"
         expectConfigError(defaults, key: "defaults.search_path[1]", "must not be empty")
     }
 
