@@ -129,10 +129,11 @@ final class Service: @unchecked Sendable {
     /// `search_path` for SHOW SERVICES: as configured, and for `auto` what it became once the server's is known.
     var searchPathDescription: String? {
         self.lock.withLock {
+            let auto = self._settings.searchPath == .auto
             switch Self.startupSearchPath(self._settings, self._serverSearchPath) {
-            case .serverDefault: return nil
+            case .serverDefault: return auto ? "auto" : nil
             case .learnServerDefault: return "auto"
-            case .value(let value): return self._settings.searchPath == .auto ? "auto: \(value)" : value
+            case .value(let value): return auto ? "auto: \(value)" : value
             }
         }
     }

@@ -29,6 +29,8 @@ public enum StartupSearchPath: Sendable, Equatable {
             return .serverDefault
         case .schemas(let list):
             return .value(list.map(Self.quoted(written:)).joined(separator: ", "))
+        case .auto where schemaOrder.isEmpty:
+            return .serverDefault  // nothing to put before the server's own: no need to learn it
         case .auto:
             guard let serverDefault else { return .learnServerDefault }
             return .value(Self.auto(schemaOrder: schemaOrder, serverDefault: serverDefault))

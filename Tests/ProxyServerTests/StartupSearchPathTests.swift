@@ -49,5 +49,7 @@ import Testing
         #expect(StartupSearchPath.resolve(.auto, schemaOrder: ["a", "b"], serverDefault: "pg_catalog")
             == .value("a, b, pg_catalog"))
         #expect(StartupSearchPath.resolve(.schemas([]), schemaOrder: ["a"], serverDefault: nil) == .value(""))
+        #expect(StartupSearchPath.resolve(.auto, schemaOrder: [], serverDefault: nil) == .serverDefault,
+                "no mapping: the server's own as it is, without learning it")
     }
 }
