@@ -93,7 +93,7 @@ let package = Package(
         .testTarget(
             name: "ProxyServerTests",
             dependencies: [
-                "ProxyServer", "DataPlane",
+                "ProxyServer", "ProxyConfig", "DataPlane",
                 .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),

@@ -7,7 +7,7 @@ struct InheritedSettings: Equatable {
     static let keys = [
         "pool_mode", "pool_size", "min_pool_size", "checkout_timeout", "server_idle_timeout", "server_lifetime",
         "idle_transaction_timeout", "connect_timeout", "server_check_delay", "health_check", "retry",
-        "max_prepared_statements", "legacy_schemas",
+        "max_prepared_statements", "legacy_schemas", "search_path",
     ]
 
     var poolMode = PoolMode.transaction
@@ -23,6 +23,7 @@ struct InheritedSettings: Equatable {
     var retry = RetrySettings()
     var maxPreparedStatements = 100
     var legacySchemas: [String] = []
+    var searchPath = SearchPathSetting.server
 
     /// Overrides the fields `mapping` sets. Per-value checks happen here; cross-key checks (min_pool_size <=
     /// pool_size, backoffs) happen once per service, after merging.
@@ -47,6 +48,7 @@ struct InheritedSettings: Equatable {
                     throw ConfigError(key: "\(path)[\(index)]", message: "\"\(schema)\" is not a valid schema name")
                 }
                 legacySchemas = list
+            case "search_path": searchPath = try Self.searchPath(node, path: path, reader: reader)
             case "health_check":
                 let nested = try reader.mapping(node, path: path, allowed: ["query", "interval", "timeout"])
                 if let value = nested["query"] {
@@ -74,5 +76,26 @@ struct InheritedSettings: Equatable {
                 break  // not an inherited key; the caller handles it
             }
         }
+    }
+
+    /// `search_path`: a list of schema names, `auto`, or null (the server's own; a service overrides a default so).
+    private static func searchPath(
+        _ node: Node, path: String, reader: ConfigReader
+    ) throws(ConfigError) -> SearchPathSetting {
+        if ConfigReader.isNull(node) { return .server }
+        guard case .sequence = node else {
+            let text = try reader.string(node, path: path)
+            guard text == "auto" else {
+                throw ConfigError(
+                    key: path, message: "must be a list of schema names, like [a, b, public], or auto, not \"\(text)\""
+                )
+            }
+            return .auto
+        }
+        let list = try reader.stringList(node, path: path)
+        for (index, schema) in list.enumerated() where SQLIdentifier.normalize(schema) == nil {
+            throw ConfigError(key: "\(path)[\(index)]", message: "\"\(schema)\" is not a valid schema name")
+        }
+        return .schemas(list)
     }
 }

@@ -6,7 +6,7 @@ extension ProxyConfiguration {
         "login_timeout",
         "log_level", "admin", "auth", "client_tls", "defaults", "services",
     ]
-    static let serviceOnlyKeys = ["backend", "search_path", "schemas"]
+    static let serviceOnlyKeys = ["backend", "schemas"]
 
     /// Parses and validates a configuration. The first problem found is thrown, naming its full key path.
     /// `unusedSecrets` names the sections a command does not use: an unset `${NAME}` there is not an error.
@@ -199,18 +199,10 @@ extension ProxyConfiguration {
             throw ConfigError(key: mapping.path("retry.max_backoff"), message: "must be at least retry.initial_backoff")
         }
 
-        var searchPath: [String]?
-        if let node = mapping["search_path"], !ConfigReader.isNull(node) {
-            let listPath = mapping.path("search_path")
-            let list = try reader.stringList(node, path: listPath)
-            for (index, schema) in list.enumerated() where SQLIdentifier.normalize(schema) == nil {
-                throw ConfigError(key: "\(listPath)[\(index)]", message: "\"\(schema)\" is not a valid schema name")
-            }
-            searchPath = list
-        }
         var schemas: [String: [String]] = [:]
+        var schemaOrder: [String] = []
         if let node = mapping["schemas"], !ConfigReader.isNull(node) {
-            schemas = try parseSchemas(node, path: mapping.path("schemas"), reader: reader)
+            (schemas, schemaOrder) = try parseSchemas(node, path: mapping.path("schemas"), reader: reader)
         }
 
         return ServiceSettings(
@@ -219,15 +211,16 @@ extension ProxyConfiguration {
             serverIdleTimeout: settings.serverIdleTimeout, serverLifetime: settings.serverLifetime,
             idleTransactionTimeout: settings.idleTransactionTimeout, connectTimeout: settings.connectTimeout,
             serverCheckDelay: settings.serverCheckDelay, healthCheck: settings.healthCheck, retry: settings.retry,
-            maxPreparedStatements: settings.maxPreparedStatements, searchPath: searchPath, schemas: schemas,
-            legacySchemas: settings.legacySchemas
+            maxPreparedStatements: settings.maxPreparedStatements, searchPath: settings.searchPath, schemas: schemas,
+            schemaOrder: schemaOrder, legacySchemas: settings.legacySchemas
         )
     }
 
-    /// `schemas`: schema -> [table]. Names follow PostgreSQL's identifier rules; a table may be routed to one schema.
+    /// `schemas`: schema -> [table], and the schemas in file order. Names follow PostgreSQL's identifier rules; a
+    /// table may be routed to one schema.
     private static func parseSchemas(
         _ node: Node, path: String, reader: ConfigReader
-    ) throws(ConfigError) -> [String: [String]] {
+    ) throws(ConfigError) -> (schemas: [String: [String]], order: [String]) {
         let mapping = try reader.mapping(node, path: path, allowed: nil)
         var schemas: [String: [String]] = [:]
         var schemaByFoldedName: [String: String] = [:]
@@ -265,7 +258,7 @@ extension ProxyConfiguration {
             }
             schemas[schema] = tables
         }
-        return schemas
+        return (schemas, mapping.keys)
     }
 
     /// Yams' error text, without the snippet lines it appends.

@@ -52,7 +52,7 @@ extension ProxyConfiguration {
                 ("retry.attempts", String(service.retry.attempts)),
                 ("retry.initial_backoff", ConfigDuration.format(service.retry.initialBackoff)),
                 ("retry.max_backoff", ConfigDuration.format(service.retry.maxBackoff)),
-                ("search_path", service.searchPath?.joined(separator: ", ") ?? ""),
+                ("search_path", service.searchPath.written),
                 ("legacy_schemas", service.legacySchemas.joined(separator: ", ")),
             ]
             for (schema, tables) in service.schemas {

@@ -1,8 +1,7 @@
 /// One service: a database name clients connect to, the backend it is pooled onto, and its schema mapping.
 ///
 /// Every key of `defaults` is resolved here (the service's own value, else `defaults`, else the built-in default in
-/// brackets), so consumers never look at `defaults` themselves. Keys only a service can have: `backend`,
-/// `search_path`, `schemas`.
+/// brackets), so consumers never look at `defaults` themselves. Keys only a service can have: `backend`, `schemas`.
 public struct ServiceSettings: Sendable, Equatable {
     /// The key under `services`, which is the database name clients use.
     public var name: String
@@ -34,14 +33,17 @@ public struct ServiceSettings: Sendable, Equatable {
     /// `max_prepared_statements` [100]: named prepared statements cached per server connection (least recently used
     /// ones are closed beyond it). At least 1.
     public var maxPreparedStatements: Int
-    /// `search_path`, as written (optional; `nil` = the server's own search_path).
-    public var searchPath: [String]?
+    /// `search_path` [the server's own]: a list as written, or `auto`.
+    public var searchPath: SearchPathSetting
     /// `legacy_schemas` [none]: schemas whose qualifier is replaced like a missing one for mapped names
     /// (`public.users` is routed like `users`), as written.
     public var legacySchemas: [String]
     /// `schemas`: schema -> table names routed to it, as written (quotes kept). Validated: each name is a valid
     /// identifier and no table (after PostgreSQL's case folding) is listed under two schemas.
     public var schemas: [String: [String]]
+    /// The keys of `schemas` in the order the file lists them (`search_path: auto` follows it), schemas that list no
+    /// names included.
+    public var schemaOrder: [String]
 
     public init(
         name: String, backend: BackendURL, poolMode: PoolMode = .transaction, poolSize: Int = 20,
@@ -49,8 +51,8 @@ public struct ServiceSettings: Sendable, Equatable {
         serverLifetime: Duration = .seconds(3600), idleTransactionTimeout: Duration = .zero,
         connectTimeout: Duration = .seconds(5), serverCheckDelay: Duration = .seconds(30),
         healthCheck: HealthCheckSettings = HealthCheckSettings(), retry: RetrySettings = RetrySettings(),
-        maxPreparedStatements: Int = 100, searchPath: [String]? = nil, schemas: [String: [String]] = [:],
-        legacySchemas: [String] = []
+        maxPreparedStatements: Int = 100, searchPath: SearchPathSetting = .server, schemas: [String: [String]] = [:],
+        schemaOrder: [String]? = nil, legacySchemas: [String] = []
     ) {
         self.name = name
         self.backend = backend
@@ -68,6 +70,8 @@ public struct ServiceSettings: Sendable, Equatable {
         self.maxPreparedStatements = maxPreparedStatements
         self.searchPath = searchPath
         self.schemas = schemas
+        // Built in code rather than read from a file, the mapping has no order of its own: sorted, to be stable.
+        self.schemaOrder = schemaOrder ?? schemas.keys.sorted()
         self.legacySchemas = legacySchemas
     }
 

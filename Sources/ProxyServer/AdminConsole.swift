@@ -131,7 +131,7 @@ final class AdminConsole: @unchecked Sendable {
             let settings = service.settings
             let mapping = settings.schemas.sorted(by: { $0.key < $1.key })
             let backend = settings.backend.description
-            let searchPath = settings.searchPath?.joined(separator: ", ")
+            let searchPath = service.searchPathDescription
             if mapping.isEmpty {
                 rows.append([service.name, backend, settings.poolMode.rawValue, "\(settings.poolSize)", searchPath, nil, nil])
             }

@@ -4,7 +4,6 @@ import NIOCore
 import PostgresWire
 import ProxyConfig
 import ProxySession
-import SchemaRouting
 import Synchronization
 
 /// One connection to a PostgreSQL server, owned by a service's pool. It logs in (driving
@@ -73,17 +72,29 @@ final class ServerConnection: RelaySocketDelegate, @unchecked Sendable {  // use
     /// relayed, and the transaction is no longer retried transparently.
     static let maximumHeldReplies = 64 * 1024
 
-    init(service: Service, poolID: Int, host: HostAndPort, eventLoop: RelayLoop, loopIndex: Int) {
+    /// The backend settings this connection logged in with (a reload may change the service's meanwhile).
+    let backend: BackendURL
+    /// The server's own search_path, when this connection was opened to learn it (`search_path: auto`): it then
+    /// started without the proxy's search_path and must not serve clients.
+    private(set) var learntSearchPath: String?
+
+    /// `mayLearnSearchPath`: a pool connection, which learns the server's own search_path when `search_path: auto`
+    /// needs it and it is not known yet. Other connections (health probes, the listener) start without one then.
+    init(service: Service, poolID: Int, host: HostAndPort, eventLoop: RelayLoop, loopIndex: Int,
+         mayLearnSearchPath: Bool = false) {
         self.service = service
         self.poolID = poolID
         self.host = host
         self.eventLoop = eventLoop
         self.loopIndex = loopIndex
-        let backend = service.settings.backend
+        let (backend, searchPath) = service.startupSettings
+        self.backend = backend
         var parameters = backend.parameters.map { (name: $0.key, value: $0.value) }
-        if let searchPath = service.settings.searchPath {
-            let quoted = searchPath.map { SchemaRouting.SQLIdentifier.quotedIfNeeded($0) }
-            parameters.append((name: "search_path", value: quoted.joined(separator: ",")))
+        var learnSearchPath = false
+        switch searchPath {
+        case .value(let value): parameters.append((name: "search_path", value: value))
+        case .learnServerDefault: learnSearchPath = mayLearnSearchPath
+        case .serverDefault: break
         }
         if !parameters.contains(where: { $0.name == "application_name" }) {
             parameters.append((name: "application_name", value: "schemaproxy"))
@@ -91,7 +102,7 @@ final class ServerConnection: RelaySocketDelegate, @unchecked Sendable {  // use
         self.startup = ServerStartupStateMachine(
             login: .init(user: backend.user, password: backend.password, database: backend.database, parameters: parameters,
                          allowedMethods: backend.requireAuth?.allowed, requireAuthText: backend.requireAuth?.text ?? "",
-                         requireChannelBinding: backend.channelBindingRequired)
+                         requireChannelBinding: backend.channelBindingRequired, learnSearchPath: learnSearchPath)
         )
         self.startupPromise = eventLoop.makePromise(of: Void.self)
         self.session = ServerSessionState(statementCapacity: service.settings.maxPreparedStatements)
@@ -300,10 +311,13 @@ final class ServerConnection: RelaySocketDelegate, @unchecked Sendable {  // use
                 writer.writeSASLInitialResponse(mechanism: mechanism, data: data)
             case .saslResponse(let data):
                 writer.writeSASLResponse(data)
+            case .query(let sql):
+                writer.writeQuery(sql)
             }
             self.socket?.send(writer.buffer)
-        case .ready(let parameters, let backendKey):
+        case .ready(let parameters, let backendKey, let searchPath):
             self.parameters = parameters
+            self.learntSearchPath = searchPath
             if let backendKey {
                 let packed = UInt64(UInt32(bitPattern: backendKey.processID)) << 32
                     | UInt64(UInt32(bitPattern: backendKey.secretKey))

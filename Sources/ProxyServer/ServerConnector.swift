@@ -12,13 +12,27 @@ struct ServerConnector {
     let loopIndex: Int
 
     func connect() {
+        // search_path: auto, before the server's own search_path is known: one connection learns it while the
+        // others wait for it, so a burst of connects (min_pool_size, many clients) costs one extra login.
+        let resume: @Sendable () -> Void = { self.eventLoop.execute { self.start(learning: false) } }
+        switch self.service.joinSearchPathLearning(resume: resume) {
+        case .proceed: self.start(learning: false)
+        case .learn: self.start(learning: true)
+        case .wait: break
+        }
+    }
+
+    private func start(learning: Bool) {
         let backend = self.service.settings.backend
-        self.attempt(hosts: self.service.prober.connectOrder(backend.hosts), index: 0, pass: .first, errors: [])
+        self.attempt(hosts: self.service.prober.connectOrder(backend.hosts), index: 0, pass: .first, errors: [],
+                     learning: learning)
     }
 
     private enum Pass { case first, fallback }
 
-    private func attempt(hosts: [HostAndPort], index: Int, pass: Pass, errors: [String]) {
+    /// `learning`: this connector's first login learns the server's search_path for the connectors waiting for it;
+    /// when it is done, learnt or not, they go on (and learn it themselves while it is still unknown).
+    private func attempt(hosts: [HostAndPort], index: Int, pass: Pass, errors: [String], learning: Bool = false) {
         guard index < hosts.count else {
             // prefer-standby takes any server when no standby answered.
             if pass == .first, self.service.settings.backend.targetSessionAttrs == .preferStandby {
@@ -30,12 +44,22 @@ struct ServerConnector {
         let host = hosts[index]
         let attrs = self.service.settings.backend.targetSessionAttrs
         Self.open(service: self.service, host: host, poolID: self.poolID, eventLoop: self.eventLoop,
-                  loopIndex: self.loopIndex)
+                  loopIndex: self.loopIndex, mayLearnSearchPath: true)
             .whenComplete { result in
+                if case .success(let server) = result, self.accepts(server, pass: pass),
+                   let searchPath = server.learntSearchPath {
+                    self.service.learntServerSearchPath(searchPath, from: server.backend)
+                }
+                if learning { self.service.searchPathLearningEnded() }
                 switch result {
                 case .success(let server):
                     self.service.prober.connectResult(host, reachable: true)
-                    if self.accepts(server, pass: pass) {
+                    if self.accepts(server, pass: pass), server.learntSearchPath != nil {
+                        // search_path: auto learnt the server's own search_path on a connection started without
+                        // one; it makes way for a connection to the same host that starts with the full value.
+                        server.close()
+                        self.attempt(hosts: hosts, index: index, pass: pass, errors: errors)
+                    } else if self.accepts(server, pass: pass) {
                         self.service.pool.connectionOpened(server)
                     } else {
                         server.close()
@@ -51,13 +75,15 @@ struct ServerConnector {
 
     /// Connects to one host and logs in, all within `connect_timeout`: a server that accepts the TCP connection
     /// but never finishes the login counts as failed too. On failure the connection is closed.
+    /// `mayLearnSearchPath`: see `ServerConnection.init`.
     static func open(
-        service: Service, host: HostAndPort, poolID: Int, eventLoop: RelayLoop, loopIndex: Int
+        service: Service, host: HostAndPort, poolID: Int, eventLoop: RelayLoop, loopIndex: Int,
+        mayLearnSearchPath: Bool = false
     ) -> EventLoopFuture<ServerConnection> {
         eventLoop.flatSubmit {
             let timeout = service.settings.connectTimeout
             let server = ServerConnection(service: service, poolID: poolID, host: host, eventLoop: eventLoop,
-                                          loopIndex: loopIndex)
+                                          loopIndex: loopIndex, mayLearnSearchPath: mayLearnSearchPath)
             let promise = eventLoop.makePromise(of: ServerConnection.self)
             let timer = eventLoop.scheduleTask(in: timeout.timeAmount) {
                 promise.fail(ServerConnectTimeout(timeout: timeout))

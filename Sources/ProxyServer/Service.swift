@@ -30,6 +30,12 @@ final class Service: @unchecked Sendable {
     private var _rewriter: SchemaRewriter?
     private var _mapping: SchemaMapping
     private var _serverParameters: [ServerParameter]?
+    /// `search_path: auto`: the server's own search_path as learnt from the backend in `_settings` (nil until a pool
+    /// connection learnt it, and again after a reload changes the backend).
+    private var _serverSearchPath: String?
+    /// A pool connection is learning `_serverSearchPath` now; `searchPathWaiters` go on when it is done.
+    private var searchPathLearner = false
+    private var searchPathWaiters: [@Sendable () -> Void] = []
     private var _isPaused = false
     private var _isRemoved = false
     /// A removed service whose clients are gone: its pool is closing and it cannot come back.
@@ -66,6 +72,72 @@ final class Service: @unchecked Sendable {
     /// The rewriter for the next statement; nil when the service maps no tables.
     var activeRewriter: SchemaRewriter? { self.lock.withLock { self._rewriter } }
 
+    /// What a new server connection logs in with: the backend, and the search_path for its startup packet. Read
+    /// together, so a reload cannot pair a new backend with a search_path learnt from the old one.
+    var startupSettings: (backend: BackendURL, searchPath: StartupSearchPath) {
+        self.lock.withLock { (self._settings.backend, Self.startupSearchPath(self._settings, self._serverSearchPath)) }
+    }
+
+    private static func startupSearchPath(_ settings: ServiceSettings, _ serverDefault: String?) -> StartupSearchPath {
+        StartupSearchPath.resolve(settings.searchPath, schemaOrder: settings.schemaOrder, serverDefault: serverDefault)
+    }
+
+    /// A pool connection learnt the server's own search_path from `backend`; kept unless a reload changed the
+    /// backend meanwhile (then the next connection learns it again).
+    func learntServerSearchPath(_ value: String, from backend: BackendURL) {
+        let first = self.lock.withLock { () -> Bool in
+            guard self._settings.backend == backend, self._serverSearchPath != value else { return false }
+            self._serverSearchPath = value
+            return true
+        }
+        if first {
+            self.logger.info("learnt the server's search_path", metadata: [
+                "service": "\(self.name)", "server_search_path": "\(value)",
+            ])
+        }
+    }
+
+    enum SearchPathLearning { case proceed, learn, wait }
+
+    /// Before a pool connection opens: `.proceed` when no search_path needs learning, `.learn` when this connection
+    /// is to learn the server's own (no other is learning it), `.wait` when another one is: `resume` then runs once it
+    /// is done, learnt or failed.
+    func joinSearchPathLearning(resume: @escaping @Sendable () -> Void) -> SearchPathLearning {
+        self.lock.withLock {
+            guard Self.startupSearchPath(self._settings, self._serverSearchPath) == .learnServerDefault else {
+                return .proceed
+            }
+            guard self.searchPathLearner else {
+                self.searchPathLearner = true
+                return .learn
+            }
+            self.searchPathWaiters.append(resume)
+            return .wait
+        }
+    }
+
+    /// The learning connection logged in (having learnt the value) or failed: the waiting ones go on.
+    func searchPathLearningEnded() {
+        let waiters = self.lock.withLock { () -> [@Sendable () -> Void] in
+            self.searchPathLearner = false
+            defer { self.searchPathWaiters = [] }
+            return self.searchPathWaiters
+        }
+        for resume in waiters { resume() }
+    }
+
+    /// `search_path` for SHOW SERVICES: as configured, and for `auto` what it became once the server's is known.
+    var searchPathDescription: String? {
+        self.lock.withLock {
+            let auto = self._settings.searchPath == .auto
+            switch Self.startupSearchPath(self._settings, self._serverSearchPath) {
+            case .serverDefault: return auto ? "auto" : nil
+            case .learnServerDefault: return "auto"
+            case .value(let value): return auto ? "auto: \(value)" : value
+            }
+        }
+    }
+
     var serverParameters: [ServerParameter]? {
         get { self.lock.withLock { self._serverParameters } }
         set { self.lock.withLock { self._serverParameters = newValue } }
@@ -97,18 +169,22 @@ final class Service: @unchecked Sendable {
     func update(_ settings: ServiceSettings, mapping: SchemaMapping) -> [String] {
         var changes: [String] = []
         let old = self.settings
-        self.lock.withLock {
+        let searchPathChanged = self.lock.withLock { () -> Bool in
+            let before = Self.startupSearchPath(self._settings, self._serverSearchPath)
+            // The server's own search_path belongs to the backend (its role, database, server) it was learnt from.
+            if settings.backend != self._settings.backend { self._serverSearchPath = nil }
             self._settings = settings
             if mapping != self._mapping {
                 self._mapping = mapping
                 self._rewriter = mapping.isEmpty ? nil : SchemaRewriter(mapping: mapping, statistics: self.rewriteStatistics, unmappedReport: self.unmappedReport)
                 changes.append("mapping")
             }
+            return Self.startupSearchPath(settings, self._serverSearchPath) != before
         }
-        if old.backend != settings.backend || old.searchPath != settings.searchPath {
+        if old.backend != settings.backend || searchPathChanged {
             self.pool.retireAllConnections()
             self.serverParameters = nil
-            changes.append("backend")
+            changes.append(old.backend != settings.backend ? "backend" : "search_path")
         }
         if Self.poolConfiguration(old) != Self.poolConfiguration(settings) {
             self.pool.updateConfiguration(Self.poolConfiguration(settings))

@@ -5,6 +5,9 @@ import ProxyAuth
 /// The proxy logging in to a real PostgreSQL server: StartupMessage, then whatever authentication the
 /// server asks for (trust, cleartext, md5, SCRAM-SHA-256), then ParameterStatus/BackendKeyData until the
 /// first ReadyForQuery. Events are the server's messages; actions say what to send or how it ended.
+///
+/// With `learnSearchPath` the login goes one step further: `SHOW search_path`, whose answer (the server's own
+/// search_path, which PostgreSQL 15 does not report in a ParameterStatus) comes with `.ready`.
 public struct ServerStartupStateMachine: Sendable {
     public struct Login: Sendable {
         public var user: String
@@ -18,9 +21,13 @@ public struct ServerStartupStateMachine: Sendable {
         public var requireAuthText: String
         /// `channel_binding=require`: only SCRAM-SHA-256-PLUS bound to the TLS connection will do.
         public var requireChannelBinding: Bool
+        /// Ask the server for its search_path once logged in (`search_path: auto` before it is known).
+        public var learnSearchPath: Bool
 
         public init(user: String, password: String?, database: String, parameters: [(name: String, value: String)],
-                    allowedMethods: Set<String>? = nil, requireAuthText: String = "", requireChannelBinding: Bool = false) {
+                    allowedMethods: Set<String>? = nil, requireAuthText: String = "",
+                    requireChannelBinding: Bool = false, learnSearchPath: Bool = false) {
+            self.learnSearchPath = learnSearchPath
             self.requireChannelBinding = requireChannelBinding
             self.allowedMethods = allowedMethods
             self.requireAuthText = requireAuthText
@@ -36,13 +43,19 @@ public struct ServerStartupStateMachine: Sendable {
         case password(String)
         case saslInitialResponse(mechanism: String, data: [UInt8])
         case saslResponse([UInt8])
+        /// A simple Query (the proxy's own, answered before the login counts as done).
+        case query(String)
     }
+
+    /// The query that learns the server's own search_path.
+    public static let searchPathQuery = "SHOW search_path"
 
     public enum Action: Sendable, Equatable {
         case send(Outbound)
         case wait
-        /// Logged in: the server's run-time parameters (in the order received) and its cancel key.
-        case ready(parameters: [ServerParameter], backendKey: BackendKey?)
+        /// Logged in: the server's run-time parameters (in the order received) and its cancel key; with
+        /// `learnSearchPath`, the server's search_path as `SHOW search_path` printed it.
+        case ready(parameters: [ServerParameter], backendKey: BackendKey?, searchPath: String? = nil)
         case fail(ServerStartupError)
     }
 
@@ -53,6 +66,8 @@ public struct ServerStartupStateMachine: Sendable {
         /// The server proved it knows the password (SASLFinal verified); only AuthenticationOk may follow.
         case scramVerified
         case waitingForReady
+        /// `SHOW search_path` went out; `value` is its row once it came.
+        case learningSearchPath(value: String?)
         case done
     }
 
@@ -105,9 +120,35 @@ public struct ServerStartupStateMachine: Sendable {
             self.backendKey = BackendKey(processID: pid, secretKey: secret)
             return .wait
         case BackendMessageID.readyForQuery:
-            guard case .waitingForReady = self.state else { return self.violation("ReadyForQuery before authentication") }
-            self.state = .done
-            return .ready(parameters: self.parameters, backendKey: self.backendKey)
+            switch self.state {
+            case .waitingForReady where self.login.learnSearchPath:
+                self.state = .learningSearchPath(value: nil)
+                return .send(.query(Self.searchPathQuery))
+            case .waitingForReady:
+                self.state = .done
+                return .ready(parameters: self.parameters, backendKey: self.backendKey)
+            case .learningSearchPath(let value):
+                guard let value else { return self.violation("SHOW search_path returned no row") }
+                self.state = .done
+                return .ready(parameters: self.parameters, backendKey: self.backendKey, searchPath: value)
+            default:
+                return self.violation("ReadyForQuery before authentication")
+            }
+        case BackendMessageID.rowDescription, BackendMessageID.commandComplete:
+            guard case .learningSearchPath = self.state else {
+                return self.violation("unexpected message type \(id) during startup")
+            }
+            return .wait
+        case BackendMessageID.dataRow:
+            guard case .learningSearchPath(value: nil) = self.state else {
+                return self.violation("unexpected message type \(id) during startup")
+            }
+            guard payload.readInteger(as: Int16.self) == 1, let length = payload.readInteger(as: Int32.self),
+                  length >= 0, let value = payload.readString(length: Int(length)) else {
+                return self.violation("malformed row for SHOW search_path")
+            }
+            self.state = .learningSearchPath(value: value)
+            return .wait
         default:
             return self.violation("unexpected message type \(id) during startup")
         }

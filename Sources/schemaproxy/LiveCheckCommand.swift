@@ -1,6 +1,5 @@
 import CatalogTools
 import ProxyServer
-import SchemaRouting
 
 /// The `--live` part of `schemaproxy check`: each service's findings, printed per service.
 enum LiveCheckCommand {
@@ -17,10 +16,16 @@ enum LiveCheckCommand {
             }
             do {
                 let connection = try CatalogConnection(backend: settings.backend)
-                if let searchPath = settings.searchPath {
-                    // What the proxy sets on its server connections.
-                    let value = searchPath.map { SchemaRouting.SQLIdentifier.quotedIfNeeded($0) }
-                        .joined(separator: ", ")
+                // What the proxy's server connections start with; `auto` begins with the server's own, as the
+                // proxy learns it.
+                var serverDefault: String?
+                if settings.searchPath == .auto {
+                    serverDefault = try connection.query(StartupSearchPath.learningQuery).first?.first ?? nil
+                }
+                let searchPath = StartupSearchPath.resolve(
+                    settings.searchPath, schemaOrder: settings.schemaOrder, serverDefault: serverDefault
+                )
+                if case .value(let value) = searchPath {
                     _ = try connection.query("SELECT set_config('search_path', $1, false)", [value])
                 }
                 let findings = try LiveCheck.run(mapping: mapping, on: connection).findings

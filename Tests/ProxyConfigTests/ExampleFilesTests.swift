@@ -34,8 +34,8 @@ import Testing
                                  "saju_service": ["saju_charts", "kasi_cache"]])
         #expect(dream.schemas == ["shared_common": ["users", "attachments"],
                                   "dream_service": ["dreams", "dream_interpretations"]])
-        #expect(saju.searchPath == nil)  // heal7 relies on routing, not on search_path
-        #expect(dream.searchPath == nil)
+        #expect(saju.searchPath == .server)  // heal7 relies on routing, not on search_path
+        #expect(dream.searchPath == .server)
     }
 
     @Test func readmeExampleParses() throws {

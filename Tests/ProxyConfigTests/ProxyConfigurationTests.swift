@@ -36,7 +36,7 @@ import Testing
                                                            timeout: .seconds(2)))
         #expect(service.retry == RetrySettings(attempts: 5, initialBackoff: .milliseconds(100),
                                                maxBackoff: .seconds(5)))
-        #expect(service.searchPath == ["saju_service", "shared_common", "public"])
+        #expect(service.searchPath == .schemas(["saju_service", "shared_common", "public"]))
         #expect(service.schemas == ["shared_common": ["users", "attachments"],
                                     "saju_service": ["saju_charts", "kasi_cache"]])
         #expect(service.normalizedTableSchemas["kasi_cache"] == "saju_service")
@@ -94,7 +94,7 @@ import Testing
         let service = try #require(config.services["s"])
         #expect(service == ServiceSettings(name: "s", backend: BackendURL(hosts: [HostAndPort(host: "h", port: 5432)],
                                                                           user: "u", database: "db")))
-        #expect(service.searchPath == nil)
+        #expect(service.searchPath == .server)
     }
 
     @Test func servicesInheritDefaultsKeyByKey() throws {

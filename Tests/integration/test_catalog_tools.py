@@ -181,6 +181,12 @@ def test_check_live_reports_each_mistake(catalog_db, tmp_path):
     p = run("check", "--live", "--config", config)
     assert p.returncode == 0
     assert "resolves to" not in p.stdout
+    # search_path: auto, as the proxy derives it: the mapped schemas, then the backend's own (public).
+    config = live_config(tmp_path, db, {"shared_common": ["users", "attachments"], "saju_service": ["kasi_cache"]},
+                         search_path="auto")
+    p = run("check", "--live", "--config", config)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "resolves to" not in p.stdout
 
 
 def test_check_live_index_mapped_by_mistake(catalog_db, tmp_path):
