@@ -1,13 +1,15 @@
 /// TLS towards a service's servers: libpq's `sslmode`, `sslrootcert`, `sslcert` and `sslkey` in the backend URL,
 /// consumed there (never sent to the server as startup parameters).
 public struct BackendTLSSettings: Sendable, Hashable {
-    /// libpq's `sslmode`. Unlike libpq the default is `disable` (no SSLRequest), as before TLS existed here.
+    /// libpq's `sslmode`, with libpq's default, `prefer`. Over a Unix-domain socket no TLS is asked for, whatever
+    /// the mode, as in libpq.
     public enum Mode: String, Sendable, Hashable, CaseIterable {
         /// Plaintext only.
         case disable
-        /// TLS if the server offers it (the proxy asks, as for `prefer`), else plaintext.
+        /// Plaintext first; if the server refuses that login (pg_hba `hostssl` only, say), again with TLS.
         case allow
-        /// TLS if the server offers it, else plaintext.
+        /// TLS if the server offers it, else plaintext; if the handshake fails, or the server refuses the login
+        /// over TLS, again in plaintext.
         case prefer
         /// TLS or no connection; the certificate is not checked.
         case require
@@ -25,7 +27,7 @@ public struct BackendTLSSettings: Sendable, Hashable {
     public var certificateFile: String?
     public var keyFile: String?
 
-    public init(mode: Mode = .disable, rootCertificateFile: String? = nil, certificateFile: String? = nil,
+    public init(mode: Mode = .prefer, rootCertificateFile: String? = nil, certificateFile: String? = nil,
                 keyFile: String? = nil) {
         self.mode = mode
         self.rootCertificateFile = rootCertificateFile

@@ -38,7 +38,13 @@ final class CancelRegistry: @unchecked Sendable {
         client.eventLoop.execute {
             guard let server = client.server, let serverKey = server.backendKey else { return }
             server.cancelStarted()
-            CancelRequestSender.send(serverKey, to: server.host, on: server.eventLoop) { server.cancelFinished() }
+            let service = server.service
+            CancelRequestSender.send(serverKey, to: server.host, tls: service.settings.backend.tls, on: server.eventLoop,
+                                     log: { reason in
+                                         service.logger.info("cancel request failed", metadata: [
+                                             "service": "\(service.name)", "host": "\(server.host)", "reason": "\(reason)",
+                                         ])
+                                     }) { server.cancelFinished() }
         }
     }
 }

@@ -47,7 +47,7 @@ import Testing
         #expect(url.tls == BackendTLSSettings(mode: .verifyFull, rootCertificateFile: "/ca.crt",
                                               certificateFile: "/c.crt", keyFile: "/c.key"))
         #expect(url.parameters == ["application_name": "x"], "TLS options are not startup parameters")
-        #expect(try BackendURL(parsing: "postgresql://u@h/db").tls.mode == .disable)
+        #expect(try BackendURL(parsing: "postgresql://u@h/db").tls.mode == .prefer)
         #expect(url.description.contains("sslmode=verify-full"))
     }
 

@@ -4,11 +4,13 @@ import os
 import socket
 import ssl
 import subprocess
+import threading
 import time
 from pathlib import Path
 
 import asyncpg
 import psycopg
+import psycopg.errors
 import pytest
 
 import pgwire
@@ -268,7 +270,7 @@ def test_backend_verify_ca_and_verify_full(proxy, tls_cluster, certs):
 
 def test_backend_plaintext_is_refused_by_hostssl(proxy, tls_cluster):
     """The cluster really refuses plaintext: what the tests above see is TLS."""
-    px = proxy(services=tls_backend(tls_cluster), checkout_timeout="2s")
+    px = proxy(services=tls_backend(tls_cluster, sslmode="disable"), checkout_timeout="2s")
     with pytest.raises(psycopg.OperationalError):
         px.connect("tls_svc")
     assert "no pg_hba.conf entry" in px.stderr_text()
@@ -446,3 +448,157 @@ def test_backend_channel_binding_require(proxy, tls_cluster, pg):
     with pytest.raises(psycopg.OperationalError):
         px.connect("plain")
     assert "channel_binding=require" in px.stderr_text()
+
+
+# --------------------------------------------------------------------------- what goes on the wire to the server
+
+SSL_REQUEST = (8).to_bytes(4, "big") + (80877103).to_bytes(4, "big")
+CANCEL_REQUEST_HEADER = (16).to_bytes(4, "big") + (80877102).to_bytes(4, "big")
+STARTUP_V3_HEADER_CODE = (196608).to_bytes(4, "big")  # protocol 3.0, after the length
+
+
+class FirstBytesTap:
+    """A byte-level TCP tap between the proxy and a server: forwards both ways unchanged and records the first
+    8 bytes the proxy sends on each connection, in the order connections were accepted."""
+
+    def __init__(self, target_port: int):
+        self.target_port = target_port
+        self.first_bytes: list[bytes] = []
+        self.lock = threading.Lock()
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        threading.Thread(target=self.accept, daemon=True).start()
+
+    def accept(self):
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self.forward, args=(client,), daemon=True).start()
+
+    def forward(self, client: socket.socket):
+        with self.lock:
+            index = len(self.first_bytes)
+            self.first_bytes.append(b"")
+        try:
+            server = socket.create_connection(("127.0.0.1", self.target_port), timeout=10)
+        except OSError:
+            client.close()
+            return
+        server.settimeout(None)
+        client.settimeout(None)
+
+        def pump(src: socket.socket, dst: socket.socket, record: bool):
+            try:
+                while data := src.recv(65536):
+                    if record:
+                        with self.lock:
+                            seen = self.first_bytes[index]
+                            if len(seen) < 8:
+                                self.first_bytes[index] = seen + data[:8 - len(seen)]
+                    dst.sendall(data)
+            except OSError:
+                pass
+            for sock in (src, dst):
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+        threading.Thread(target=pump, args=(server, client, False), daemon=True).start()
+        pump(client, server, True)
+
+    def seen(self) -> list[bytes]:
+        with self.lock:
+            return list(self.first_bytes)
+
+    def close(self):
+        self.listener.close()
+
+
+@pytest.fixture
+def tap(tls_cluster):
+    t = FirstBytesTap(tls_cluster.port)
+    yield t
+    t.close()
+
+
+def tap_backend(tap, **params) -> dict:
+    q = "&".join(f"{k}={v}" for k, v in params.items())
+    url = f"postgresql://tlsuser:tls-pw@127.0.0.1:{tap.port}/postgres" + (f"?{q}" if q else "")
+    return {"tls_svc": {"backend": url, "health_check": {"interval": "1h"}}}
+
+
+def test_cancel_request_to_a_tls_backend_goes_over_tls(proxy, tls_cluster, tap):
+    """sslmode=require: the CancelRequest connection starts with an SSLRequest, and the cancel works. PostgreSQL
+    takes a cancel in plaintext whatever pg_hba says, so only the tap can tell that TLS was used."""
+    px = proxy(services=tap_backend(tap, sslmode="require"))
+    with px.connect("tls_svc") as c:
+        assert c.execute("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()").fetchone() == (True,)
+        before = tap.seen()
+
+        def sleeping():
+            (n,), = tls_cluster.exec("SELECT count(*) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(10)'"
+                                     " AND state = 'active'")
+            return n == 1
+
+        def cancel():
+            from conftest import wait_until
+            wait_until(sleeping, 15, interval=0.02, what="pg_sleep running")
+            c.cancel()
+
+        canceller = threading.Thread(target=cancel)
+        canceller.start()
+        t0 = time.monotonic()
+        with pytest.raises(psycopg.errors.QueryCanceled) as info:
+            c.execute("SELECT pg_sleep(10)")
+        canceller.join(10)
+        assert info.value.sqlstate == "57014"
+        assert time.monotonic() - t0 < 8
+        assert c.execute("SELECT 'usable'").fetchone() == ("usable",)
+    seen = tap.seen()
+    new = seen[len(before):]
+    assert new, "the cancel opened a connection through the tap"
+    assert all(first == SSL_REQUEST for first in seen), seen
+    assert not any(first.startswith(CANCEL_REQUEST_HEADER[:8]) for first in seen), seen
+
+
+
+def test_backend_sslmode_allow_tries_plaintext_first_then_tls(proxy, tls_cluster, tap):
+    """libpq's allow: a plaintext login first; hostssl refuses it, so a second connection asks for TLS."""
+    px = proxy(services=tap_backend(tap, sslmode="allow"))
+    assert server_ssl_in_use(px) is True
+    seen = tap.seen()
+    assert len(seen) >= 2, seen
+    assert seen[0][4:8] == STARTUP_V3_HEADER_CODE, seen  # a StartupMessage, no SSLRequest
+    assert seen[1] == SSL_REQUEST, seen
+
+
+def test_backend_sslmode_allow_stays_plaintext_where_the_server_accepts_it(proxy, pg):
+    tap = FirstBytesTap(pg.port)
+    try:
+        backend = f"postgresql://heal7_app:${{ITEST_DB_PASSWORD}}@127.0.0.1:{tap.port}/heal7?sslmode=allow"
+        px = proxy(services={"plain": {"backend": backend, "health_check": {"interval": "1h"}}})
+        with px.connect("plain") as c:
+            assert c.execute("SELECT 1").fetchone() == (1,)
+        seen = tap.seen()
+        assert seen and all(first[4:8] == STARTUP_V3_HEADER_CODE for first in seen), seen
+    finally:
+        tap.close()
+
+
+def test_backend_sslmode_defaults_to_prefer(proxy, tls_cluster, tap, pg):
+    """No sslmode in the URL: an SSLRequest first, TLS where the server offers it, plaintext where it answers N."""
+    px = proxy(services=tap_backend(tap))
+    assert server_ssl_in_use(px) is True
+    assert tap.seen()[0] == SSL_REQUEST
+    plain = FirstBytesTap(pg.port)
+    try:
+        backend = f"postgresql://heal7_app:${{ITEST_DB_PASSWORD}}@127.0.0.1:{plain.port}/heal7"
+        px = proxy(services={"plain": {"backend": backend, "health_check": {"interval": "1h"}}})
+        with px.connect("plain") as c:
+            assert c.execute("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()").fetchone() == (False,)
+        assert plain.seen()[0] == SSL_REQUEST
+    finally:
+        plain.close()
