@@ -4,38 +4,90 @@ import ProxyConfig
 
 /// A plain libpq connection for the command line's catalog tools (`mapping discover`, `check --live`): connect,
 /// run a query, read its rows as text. Never used by the proxy itself.
+///
+/// libpq 15 (Debian's) knows neither `require_auth` nor `sslnegotiation`: when libpq does not, `require_auth` is
+/// enforced here (`AuthenticationRequestCheck` sees each authentication request before libpq answers it),
+/// `sslnegotiation=postgres` is dropped (it is what libpq does anyway) and `sslnegotiation=direct` is refused.
 public final class CatalogConnection {
     private let connection: OpaquePointer
 
-    /// Connects with a libpq connection string or URL (`postgresql://user:pw@host:5432/db`).
+    /// Connects with a libpq URL (`postgresql://user:pw@host:5432/db?sslmode=require&require_auth=scram-sha-256`)
+    /// or connection string.
     public convenience init(url: String) throws(CatalogError) {
-        try self.init(keywords: ["dbname"], values: [url], expandDatabase: true)
+        var (url, requireAuth, negotiation) = (url, nil as String?, nil as String?)
+        let known = Self.knownKeywords()
+        if !known.contains("require_auth") { requireAuth = Self.takeQueryParameter("require_auth", from: &url) }
+        if !known.contains("sslnegotiation") { negotiation = Self.takeQueryParameter("sslnegotiation", from: &url) }
+        var check: AuthenticationRequestCheck?
+        if let requireAuth {
+            do {
+                check = AuthenticationRequestCheck(required: try RequiredAuthentication(parsing: requireAuth))
+            } catch {
+                throw CatalogError("\(error)")
+            }
+        }
+        try Self.checkNegotiation(negotiation)
+        var keywords = ["dbname"]
+        var values = [url]
+        if check != nil, !url.contains("gssencmode") {
+            // GSSAPI encryption would hide the authentication requests from the check.
+            keywords.append("gssencmode")
+            values.append("disable")
+        }
+        try self.init(keywords: keywords, values: values, expandDatabase: true, check: check)
     }
 
-    /// Connects to a service's backend: its hosts in order, user, password, database, and the URL parameters libpq
-    /// knows (`sslmode`, `connect_timeout`, `target_session_attrs`, ...).
+    /// Connects to a service's backend: its hosts in order, user, password, database, its TLS settings
+    /// (`sslmode`, `sslrootcert`, `sslcert`, `sslkey`, `channel_binding`), `require_auth`, and the URL parameters
+    /// libpq knows (`connect_timeout`, ...).
     public convenience init(backend: BackendURL) throws(CatalogError) {
-        var keywords = ["host", "port", "user", "dbname", "target_session_attrs"]
+        var keywords = ["host", "port", "user", "dbname", "target_session_attrs", "sslmode"]
         var values = [
             backend.hosts.map(\.host).joined(separator: ","),
             backend.hosts.map { String($0.port) }.joined(separator: ","),
             backend.user,
             backend.database,
             backend.targetSessionAttrs.rawValue,
+            backend.tls.mode.rawValue,
         ]
         if let password = backend.password {
             keywords.append("password")
             values.append(password)
         }
+        for (keyword, value) in [("sslrootcert", backend.tls.rootCertificateFile), ("sslcert", backend.tls.certificateFile),
+                                 ("sslkey", backend.tls.keyFile)] {
+            if let value {
+                keywords.append(keyword)
+                values.append(value)
+            }
+        }
+        if backend.channelBindingRequired {
+            keywords.append("channel_binding")
+            values.append("require")
+        }
         let known = Self.knownKeywords()
+        var check: AuthenticationRequestCheck?
+        if let requireAuth = backend.requireAuth {
+            if known.contains("require_auth") {
+                keywords.append("require_auth")
+                values.append(requireAuth.text)
+            } else {
+                check = AuthenticationRequestCheck(required: requireAuth)
+                if backend.parameters["gssencmode"] == nil {
+                    keywords.append("gssencmode")
+                    values.append("disable")
+                }
+            }
+        }
         for (key, value) in backend.parameters.sorted(by: { $0.key < $1.key }) where known.contains(key) {
             keywords.append(key)
             values.append(value)
         }
-        try self.init(keywords: keywords, values: values, expandDatabase: false)
+        try self.init(keywords: keywords, values: values, expandDatabase: false, check: check)
     }
 
-    private init(keywords: [String], values: [String], expandDatabase: Bool) throws(CatalogError) {
+    private init(keywords: [String], values: [String], expandDatabase: Bool,
+                 check: AuthenticationRequestCheck?) throws(CatalogError) {
         let keywordPointers = keywords.map { strdup($0) } + [nil]
         let valuePointers = values.map { strdup($0) } + [nil]
         defer {
@@ -46,7 +98,8 @@ public final class CatalogConnection {
             valuePointers.withUnsafeBufferPointer { values in
                 keywords.withMemoryRebound(to: UnsafePointer<CChar>?.self) { keywords in
                     values.withMemoryRebound(to: UnsafePointer<CChar>?.self) { values in
-                        PQconnectdbParams(keywords.baseAddress, values.baseAddress, expandDatabase ? 1 : 0)
+                        check == nil ? PQconnectdbParams(keywords.baseAddress, values.baseAddress, expandDatabase ? 1 : 0)
+                            : PQconnectStartParams(keywords.baseAddress, values.baseAddress, expandDatabase ? 1 : 0)
                     }
                 }
             }
@@ -54,12 +107,48 @@ public final class CatalogConnection {
         guard let connection else {
             throw CatalogError("cannot connect: out of memory")
         }
+        if var check {
+            do {
+                try LibPQLogin(connection: connection).run(checking: &check)
+            } catch {
+                PQfinish(connection)
+                throw error
+            }
+        }
         guard PQstatus(connection) == CONNECTION_OK else {
             let message = Self.trimmed(PQerrorMessage(connection))
             PQfinish(connection)
             throw CatalogError("cannot connect: \(message)")
         }
         self.connection = connection
+    }
+
+    /// Removes `name=value` from a URL's query and returns the value (percent-decoded); nil if absent.
+    static func takeQueryParameter(_ name: String, from url: inout String) -> String? {
+        guard url.hasPrefix("postgresql://") || url.hasPrefix("postgres://"),
+              let question = url.firstIndex(of: "?") else { return nil }
+        var found: String?
+        var kept: [Substring] = []
+        for pair in url[url.index(after: question)...].split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            if parts[0] == name {
+                found = parts.count == 2 ? (String(parts[1]).removingPercentEncoding ?? String(parts[1])) : ""
+            } else {
+                kept.append(pair)
+            }
+        }
+        guard found != nil else { return nil }
+        url = String(url[..<question]) + (kept.isEmpty ? "" : "?" + kept.joined(separator: "&"))
+        return found
+    }
+
+    private static func checkNegotiation(_ value: String?) throws(CatalogError) {
+        guard let value, value != "postgres" else { return }
+        if value == "direct" {
+            throw CatalogError("sslnegotiation=direct needs libpq 17; this libpq (\(PQlibVersion() / 10000)) only "
+                               + "negotiates TLS with an SSLRequest (use sslnegotiation=postgres, or leave it out)")
+        }
+        throw CatalogError("sslnegotiation \"\(value)\" is not one of postgres, direct")
     }
 
     deinit {

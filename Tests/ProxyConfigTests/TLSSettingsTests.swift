@@ -51,12 +51,16 @@ import Testing
         #expect(url.description.contains("sslmode=verify-full"))
     }
 
-    @Test func backendTLSValidation() {
+    @Test func backendTLSValidation() throws {
         #expect(throws: ConfigError.self) { try BackendURL(parsing: "postgresql://u@h/db?sslmode=sure") }
         #expect(throws: ConfigError.self) { try BackendURL(parsing: "postgresql://u@h/db?sslmode=verify-ca") }
         #expect(throws: ConfigError.self) { try BackendURL(parsing: "postgresql://u@h/db?sslmode=require&sslcert=/c") }
         #expect(throws: ConfigError.self) { try BackendURL(parsing: "postgresql://u@h/db?sslmode=require&sslmode=disable") }
-        #expect(throws: ConfigError.self) { try BackendURL(parsing: "postgresql://u@h/db?channel_binding=require") }
+        #expect(throws: ConfigError.self) {
+            try BackendURL(parsing: "postgresql://u@h/db?channel_binding=require&sslmode=disable")
+        }
+        // the default sslmode (prefer) may give TLS to bind to, as in libpq
+        #expect(try BackendURL(parsing: "postgresql://u@h/db?channel_binding=require").channelBindingRequired)
         #expect(throws: ConfigError.self) { try BackendURL(parsing: "postgresql://u@h/db?require_auth=kerberos") }
         #expect(throws: ConfigError.self) { try BackendURL(parsing: "postgresql://u@h/db?require_auth=md5,!password") }
     }

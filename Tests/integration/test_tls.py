@@ -602,3 +602,35 @@ def test_backend_sslmode_defaults_to_prefer(proxy, tls_cluster, tap, pg):
         assert plain.seen()[0] == SSL_REQUEST
     finally:
         plain.close()
+
+
+def test_catalog_tools_use_the_backend_tls_settings_and_require_auth_over_tls(tls_cluster, certs, tmp_path):
+    """mapping discover / check --live: the backend URL's TLS settings reach libpq, and require_auth (which libpq
+    15 does not know) is checked on the decrypted authentication request."""
+    from conftest import schemaproxy_bin
+
+    def discover(query: str) -> subprocess.CompletedProcess:
+        url = f"postgresql://tlsuser:tls-pw@127.0.0.1:{tls_cluster.port}/postgres?{query}"
+        return subprocess.run([schemaproxy_bin(), "mapping", "discover", "--backend", url, "--schemas", "public"],
+                              capture_output=True, text=True, timeout=60)
+
+    assert discover("sslmode=require&require_auth=scram-sha-256").returncode == 0
+    p = discover("sslmode=require&require_auth=md5")
+    assert p.returncode != 0 and "require_auth=md5: the server asked for SASL (SCRAM-SHA-256)" in p.stderr, p.stderr
+
+    def check_live(query: str) -> str:
+        cfg = tmp_path / "live.yaml"
+        backend = f"postgresql://tlsuser:tls-pw@127.0.0.1:{tls_cluster.port}/postgres?{query}"
+        cfg.write_text(f"auth: {{method: trust}}\nservices: {{s: {{backend: \"{backend}\", schemas: {{public: [t]}}}}}}\n")
+        p = subprocess.run([schemaproxy_bin(), "check", "--live", "--config", str(cfg)], capture_output=True,
+                           text=True, timeout=60)
+        return p.stdout + p.stderr
+
+    ca = certs / "ca.crt"
+    # verify-full against 127.0.0.1 with a certificate naming only localhost: refused, so sslmode reached libpq
+    out = check_live(f"sslmode=verify-full&sslrootcert={ca}")
+    assert "cannot connect" in out and "does not match host name" in out, out
+    out = check_live(f"sslmode=verify-ca&sslrootcert={ca}&require_auth=scram-sha-256")
+    assert "cannot connect" not in out and "s: " in out, out
+    out = check_live(f"sslmode=require&require_auth=password")
+    assert "require_auth=password: the server asked for SASL (SCRAM-SHA-256)" in out, out
