@@ -80,6 +80,11 @@ static inline void spx_ssl_ctx_select_alpn_postgresql(SSL_CTX *ctx) {
     SSL_CTX_set_alpn_select_cb(ctx, spx_alpn_select, NULL);
 }
 
+// The client side offers ALPN "postgresql", as libpq 17 does (required for direct TLS). 1 on success.
+static inline int spx_ssl_ctx_offer_alpn_postgresql(SSL_CTX *ctx) {
+    return SSL_CTX_set_alpn_protos(ctx, spx_alpn_postgresql, sizeof spx_alpn_postgresql) == 0;
+}
+
 // Whether the handshake agreed on ALPN "postgresql".
 static inline int spx_ssl_alpn_is_postgresql(SSL *ssl) {
     const unsigned char *data = NULL;

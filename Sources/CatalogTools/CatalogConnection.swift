@@ -41,6 +41,7 @@ public final class CatalogConnection {
     /// (`sslmode`, `sslrootcert`, `sslcert`, `sslkey`, `channel_binding`), `require_auth`, and the URL parameters
     /// libpq knows (`connect_timeout`, ...).
     public convenience init(backend: BackendURL) throws(CatalogError) {
+        let known = Self.knownKeywords()
         var keywords = ["host", "port", "user", "dbname", "target_session_attrs", "sslmode"]
         var values = [
             backend.hosts.map(\.host).joined(separator: ","),
@@ -61,11 +62,15 @@ public final class CatalogConnection {
                 values.append(value)
             }
         }
+        if backend.tls.directNegotiation {
+            try Self.checkNegotiation(known.contains("sslnegotiation") ? nil : "direct")
+            keywords.append("sslnegotiation")
+            values.append("direct")
+        }
         if backend.channelBindingRequired {
             keywords.append("channel_binding")
             values.append("require")
         }
-        let known = Self.knownKeywords()
         var check: AuthenticationRequestCheck?
         if let requireAuth = backend.requireAuth {
             if known.contains("require_auth") {

@@ -97,6 +97,12 @@ public final class TLSContext: @unchecked Sendable {  // SSL_CTX is safe to shar
             let failWithout = role == .server ? SPX_SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0
             SSL_CTX_set_verify(context, SPX_SSL_VERIFY_PEER | failWithout, nil)
         }
+        if role == .client {
+            // As libpq 17: a server doing direct TLS (sslnegotiation=direct) must agree to it.
+            guard spx_ssl_ctx_offer_alpn_postgresql(context) == 1 else {
+                throw TLSError("cannot offer ALPN postgresql: \(Self.lastError())")
+            }
+        }
         if role == .server {
             // Session tickets would need a key shared and rotated across processes; full handshakes are simpler.
             SSL_CTX_set_num_tickets(context, 0)

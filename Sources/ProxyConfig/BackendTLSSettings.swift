@@ -26,6 +26,9 @@ public struct BackendTLSSettings: Sendable, Hashable {
     public var rootCertificateFile: String?
     public var certificateFile: String?
     public var keyFile: String?
+    /// libpq 17's `sslnegotiation=direct`: a TLS ClientHello (ALPN `postgresql`) as the first bytes, no SSLRequest.
+    /// Needs `sslmode` require, verify-ca or verify-full, as in libpq.
+    public var directNegotiation = false
 
     public init(mode: Mode = .prefer, rootCertificateFile: String? = nil, certificateFile: String? = nil,
                 keyFile: String? = nil) {
@@ -35,7 +38,7 @@ public struct BackendTLSSettings: Sendable, Hashable {
         self.keyFile = keyFile
     }
 
-    static let parameterNames: Set<String> = ["sslmode", "sslrootcert", "sslcert", "sslkey"]
+    static let parameterNames: Set<String> = ["sslmode", "sslrootcert", "sslcert", "sslkey", "sslnegotiation"]
 
     /// Takes one URL query parameter if it is a TLS one; false for others.
     mutating func consume(_ name: String, _ value: String) throws(FieldError) -> Bool {
@@ -49,6 +52,11 @@ public struct BackendTLSSettings: Sendable, Hashable {
         case "sslrootcert": self.rootCertificateFile = value
         case "sslcert": self.certificateFile = value
         case "sslkey": self.keyFile = value
+        case "sslnegotiation":
+            guard value == "postgres" || value == "direct" else {
+                throw FieldError("sslnegotiation \"\(value)\" is not one of postgres, direct")
+            }
+            self.directNegotiation = value == "direct"
         default: return false
         }
         return true
@@ -58,6 +66,9 @@ public struct BackendTLSSettings: Sendable, Hashable {
     func validate() throws(FieldError) {
         if self.mode == .verifyCA || self.mode == .verifyFull, self.rootCertificateFile == nil {
             throw FieldError("sslmode=\(self.mode.rawValue) needs sslrootcert (the CA file the server's certificate is checked against)")
+        }
+        if self.directNegotiation, !self.mode.requiresTLS {
+            throw FieldError("sslnegotiation=direct needs sslmode require, verify-ca or verify-full (not \(self.mode.rawValue))")
         }
         if (self.certificateFile == nil) != (self.keyFile == nil) {
             throw FieldError("sslcert and sslkey go together")
@@ -71,6 +82,7 @@ public struct BackendTLSSettings: Sendable, Hashable {
         if let rootCertificateFile { items.append(("sslrootcert", rootCertificateFile)) }
         if let certificateFile { items.append(("sslcert", certificateFile)) }
         if let keyFile { items.append(("sslkey", keyFile)) }
+        if self.directNegotiation { items.append(("sslnegotiation", "direct")) }
         return items
     }
 }

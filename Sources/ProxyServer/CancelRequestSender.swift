@@ -96,7 +96,7 @@ private final class CancelConnection: EventHandler {
         guard let tls = self.connection?.tls, tls.isEstablished, !(self.connection?.isHandshaking ?? true) else {
             return
         }
-        self.run(self.machine.handshakeCompleted())
+        self.run(self.machine.handshakeCompleted(negotiatedALPN: tls.negotiatedPostgresALPN))
     }
 
     func handle(_ events: UInt32, on loop: RelayLoop) {

@@ -30,11 +30,20 @@ extension ServerConnection {
         }
     }
 
-    /// Hands the established session's channel binding data to the login (channel_binding=require), once.
-    func noteServerTLS() {
-        guard self.tlsNegotiation.isHandshaking, let tls = self.socket?.connection.tls, tls.isEstablished else { return }
-        self.tlsNegotiation.handshakeCompleted()
+    /// Once the handshake is done (the server's first bytes over TLS): checks ALPN for direct TLS, and hands the
+    /// channel binding data to the login (channel_binding=require). False when the connection must not go on; then
+    /// it is closed. The StartupMessage went out already (it waited in the socket for the handshake), but nothing
+    /// the server asks for is answered before this check.
+    func noteServerTLS() -> Bool {
+        guard self.tlsNegotiation.isHandshaking, let tls = self.socket?.connection.tls, tls.isEstablished else {
+            return true
+        }
+        if let failure = self.tlsNegotiation.handshakeCompleted(negotiatedALPN: tls.negotiatedPostgresALPN) {
+            self.failStartup(.tls(failure))
+            return false
+        }
         self.startup.channelBinding = tls.serverEndPoint
+        return true
     }
 
     /// Why the socket closed during startup: a TLS failure names OpenSSL's reason (a certificate that does not
@@ -65,7 +74,7 @@ extension BackendTLSSettings {
         case .disable: return .disable
         case .allow: return .allow
         case .prefer: return .prefer
-        case .require, .verifyCA, .verifyFull: return .require
+        case .require, .verifyCA, .verifyFull: return self.directNegotiation ? .requireDirect : .require
         }
     }
 }

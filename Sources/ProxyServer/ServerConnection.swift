@@ -268,7 +268,7 @@ final class ServerConnection: RelaySocketDelegate, @unchecked Sendable {  // use
 
     private func receivedDuringStartup(_ buffer: ByteBuffer) {
         if self.tlsNegotiation.isAwaitingAnswer { return self.run(self.tlsNegotiation.received(buffer)) }
-        self.noteServerTLS()  // see ServerConnection+TLS.swift
+        guard self.noteServerTLS() else { return }  // see ServerConnection+TLS.swift
         if self.startupBuffer == nil { self.startupBuffer = buffer } else { self.startupBuffer!.writeImmutableBuffer(buffer) }
         while case .startup = self.phase {
             let frame: Frame?

@@ -1,7 +1,7 @@
 import NIOCore
 
 /// One CancelRequest to a server, on a connection of its own: TLS as the backend's `sslmode` says (an SSLRequest
-/// first, then the handshake, as libpq 17's PQcancelConn does), the 16-byte request, then a wait for the server to
+/// first, then the handshake, or the handshake at once with `sslnegotiation=direct`, as libpq 17's PQcancelConn), the 16-byte request, then a wait for the server to
 /// close the connection, which it does once it has signalled the backend. With `prefer`, a failed handshake is
 /// followed by a second connection in plaintext. The whole request is bounded by a timer the shell keeps.
 public struct CancelRequestStateMachine: Sendable {
@@ -67,8 +67,11 @@ public struct CancelRequestStateMachine: Sendable {
         }
     }
 
-    public mutating func handshakeCompleted() -> Action {
+    public mutating func handshakeCompleted(negotiatedALPN: Bool) -> Action {
         guard case .handshaking = self.state else { return .wait }
+        if let failure = self.negotiation.handshakeCompleted(negotiatedALPN: negotiatedALPN) {
+            return self.finish(failure)
+        }
         self.state = .awaitingClose
         return .sendCancelRequest
     }

@@ -40,6 +40,10 @@ public struct ServerTLSNegotiation: Sendable {
             self.state = .plaintext
             return .proceedInPlaintext
         }
+        if self.attempt == .directTLS {
+            self.state = .handshaking
+            return .startHandshake
+        }
         self.state = .awaitingAnswer
         return .sendSSLRequest
     }
@@ -87,9 +91,17 @@ public struct ServerTLSNegotiation: Sendable {
         }
     }
 
-    /// The shell saw the handshake finish.
-    public mutating func handshakeCompleted() {
-        if case .handshaking = self.state { self.state = .established }
+    /// The shell saw the handshake finish; `negotiatedALPN`: it agreed on ALPN `postgresql`. Returns why the
+    /// connection must not go on: direct TLS without that agreement (libpq 17 refuses it too, as it would be
+    /// TLS to something that may not be PostgreSQL).
+    public mutating func handshakeCompleted(negotiatedALPN: Bool) -> String? {
+        guard case .handshaking = self.state else { return nil }
+        if self.attempt == .directTLS, !negotiatedALPN {
+            self.state = .failed
+            return "the server did not agree to ALPN \"postgresql\" on a direct TLS connection"
+        }
+        self.state = .established
+        return nil
     }
 
     private mutating func fail(_ reason: String) -> Action {

@@ -11,6 +11,8 @@ public enum ServerTLSPolicy: Sendable, Equatable {
     case prefer
     /// `require`, `verify-ca`, `verify-full`: TLS or nothing.
     case require
+    /// `require` (or stronger) with libpq 17's `sslnegotiation=direct`: the ClientHello first, no SSLRequest.
+    case requireDirect
 
     /// The first attempt. Over a Unix-domain socket libpq never asks for TLS, whatever the mode.
     public func firstAttempt(overUnixSocket: Bool) -> ServerTLSAttempt {
@@ -19,6 +21,7 @@ public enum ServerTLSPolicy: Sendable, Equatable {
         case .disable, .allow: return .plaintext
         case .prefer: return .tlsIfOffered
         case .require: return .tlsRequired
+        case .requireDirect: return .directTLS
         }
     }
 
@@ -44,6 +47,8 @@ public enum ServerTLSAttempt: Sendable, Equatable {
     case tlsIfOffered
     /// SSLRequest; `S` starts the handshake, `N` ends the attempt.
     case tlsRequired
+    /// No SSLRequest: the TLS handshake starts at once, and must agree on ALPN `postgresql`.
+    case directTLS
 }
 
 /// How an attempt failed, as far as the choice of a second attempt cares.

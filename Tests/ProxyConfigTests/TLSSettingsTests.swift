@@ -51,6 +51,18 @@ import Testing
         #expect(url.description.contains("sslmode=verify-full"))
     }
 
+    @Test func sslnegotiationDirectNeedsARequiringSSLMode() throws {
+        let direct = try BackendURL(parsing: "postgresql://u@h/db?sslmode=require&sslnegotiation=direct")
+        #expect(direct.tls.directNegotiation)
+        #expect(direct.parameters.isEmpty)
+        #expect(direct.description.contains("sslnegotiation=direct"))
+        #expect(try !BackendURL(parsing: "postgresql://u@h/db?sslnegotiation=postgres").tls.directNegotiation)
+        for weak in ["", "&sslmode=prefer", "&sslmode=allow", "&sslmode=disable"] {
+            #expect(throws: ConfigError.self) { try BackendURL(parsing: "postgresql://u@h/db?sslnegotiation=direct" + weak) }
+        }
+        #expect(throws: ConfigError.self) { try BackendURL(parsing: "postgresql://u@h/db?sslnegotiation=fast") }
+    }
+
     @Test func backendTLSValidation() throws {
         #expect(throws: ConfigError.self) { try BackendURL(parsing: "postgresql://u@h/db?sslmode=sure") }
         #expect(throws: ConfigError.self) { try BackendURL(parsing: "postgresql://u@h/db?sslmode=verify-ca") }

@@ -21,7 +21,7 @@ private let n = ByteBuffer(bytes: [UInt8(ascii: "N")])
         var sm = CancelRequestStateMachine(policy: .require, overUnixSocket: false)
         #expect(sm.connected() == .sendSSLRequest)
         #expect(sm.received(s) == .startHandshake)
-        #expect(sm.handshakeCompleted() == .sendCancelRequest)
+        #expect(sm.handshakeCompleted(negotiatedALPN: false) == .sendCancelRequest)  // ALPN matters for direct only
         #expect(sm.closed() == .finish(failure: nil))
         #expect(sm.timedOut() == .wait)  // over already
     }
@@ -94,5 +94,23 @@ private let n = ByteBuffer(bytes: [UInt8(ascii: "N")])
     @Test func connectFailureEndsTheRequest() {
         var sm = CancelRequestStateMachine(policy: .require, overUnixSocket: false)
         #expect(sm.connectFailed("refused") == .finish(failure: "cannot connect: refused"))
+    }
+
+    @Test func directTLSStartsTheHandshakeAtOnceAndNeedsALPN() {
+        var sm = CancelRequestStateMachine(policy: .requireDirect, overUnixSocket: false)
+        #expect(sm.connected() == .startHandshake)
+        #expect(sm.handshakeCompleted(negotiatedALPN: true) == .sendCancelRequest)
+        #expect(sm.closed() == .finish(failure: nil))
+        var withoutALPN = CancelRequestStateMachine(policy: .requireDirect, overUnixSocket: false)
+        _ = withoutALPN.connected()
+        guard case .finish(let failure?) = withoutALPN.handshakeCompleted(negotiatedALPN: false) else {
+            Issue.record("direct TLS without ALPN must end the request")
+            return
+        }
+        #expect(failure.contains("ALPN"))
+        // a failed direct handshake is final
+        var failed = CancelRequestStateMachine(policy: .requireDirect, overUnixSocket: false)
+        _ = failed.connected()
+        #expect(failed.handshakeFailed("alert") == .finish(failure: "TLS handshake failed: alert"))
     }
 }

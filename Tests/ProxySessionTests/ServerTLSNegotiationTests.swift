@@ -53,7 +53,7 @@ private func answer(_ bytes: [UInt8]) -> ByteBuffer { ByteBuffer(bytes: bytes) }
         #expect(negotiation.isAwaitingAnswer)
         #expect(negotiation.received(answer([UInt8(ascii: "S")])) == .startHandshake)
         #expect(negotiation.isHandshaking && !negotiation.isEstablished)
-        negotiation.handshakeCompleted()
+        #expect(negotiation.handshakeCompleted(negotiatedALPN: false) == nil)
         #expect(negotiation.isEstablished && !negotiation.isHandshaking)
     }
 
@@ -87,5 +87,20 @@ private func answer(_ bytes: [UInt8]) -> ByteBuffer { ByteBuffer(bytes: bytes) }
                 continue
             }
         }
+    }
+
+    @Test func directTLSSendsNoSSLRequestAndRequiresALPN() {
+        #expect(ServerTLSPolicy.requireDirect.firstAttempt(overUnixSocket: false) == .directTLS)
+        #expect(ServerTLSPolicy.requireDirect.firstAttempt(overUnixSocket: true) == .plaintext)
+        #expect(ServerTLSPolicy.requireDirect.retry(after: .handshakeFailed, of: .directTLS) == nil)
+        var direct = ServerTLSNegotiation(attempt: .directTLS)
+        #expect(direct.connected() == .startHandshake)
+        #expect(direct.isHandshaking)
+        #expect(direct.handshakeCompleted(negotiatedALPN: true) == nil)
+        #expect(direct.isEstablished)
+        var withoutALPN = ServerTLSNegotiation(attempt: .directTLS)
+        _ = withoutALPN.connected()
+        #expect(withoutALPN.handshakeCompleted(negotiatedALPN: false)?.contains("ALPN") == true)
+        #expect(!withoutALPN.isEstablished)
     }
 }

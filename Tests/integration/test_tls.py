@@ -634,3 +634,48 @@ def test_catalog_tools_use_the_backend_tls_settings_and_require_auth_over_tls(tl
     assert "cannot connect" not in out and "s: " in out, out
     out = check_live(f"sslmode=require&require_auth=password")
     assert "require_auth=password: the server asked for SASL (SCRAM-SHA-256)" in out, out
+
+
+# --------------------------------------------------------------------------- sslnegotiation=direct towards servers
+
+def test_backend_sslnegotiation_direct_through_a_second_proxy(proxy, pg, certs):
+    """PostgreSQL 15 cannot take direct TLS, schemaproxy's client side can: client -> proxy A (backend
+    sslnegotiation=direct, sslmode=verify-full) -> tap -> proxy B (client_tls require) -> PostgreSQL. The tap shows A
+    sends a ClientHello first (no SSLRequest), for logins and for cancel requests."""
+    b = proxy(top_extra=tls_block(certs, mode="require"), pool_size=4)
+    tap = FirstBytesTap(b.port)
+    try:
+        backend = (f"postgresql://app:{b.app_password}@localhost:{tap.port}/saju_service?sslmode=verify-full"
+                   f"&sslrootcert={certs / 'ca.crt'}&sslnegotiation=direct")
+        a = proxy(services={"chain": {"backend": backend, "health_check": {"interval": "1h"}}})
+        with a.connect("chain") as c:
+            assert c.execute("SELECT count(*) >= 0 FROM users").fetchone() == (True,)  # B routes it
+            from conftest import wait_until
+
+            def sleeping():
+                (n,), = pg.super_exec("SELECT count(*) FROM pg_stat_activity WHERE state = 'active'"
+                                      " AND query LIKE 'SELECT pg_sleep(10)%%'")
+                return n == 1
+
+            canceller = threading.Thread(target=lambda: (wait_until(sleeping, 15, interval=0.02), c.cancel()))
+            canceller.start()
+            t0 = time.monotonic()
+            with pytest.raises(psycopg.errors.QueryCanceled):
+                c.execute("SELECT pg_sleep(10)")
+            canceller.join(10)
+            assert time.monotonic() - t0 < 8
+        seen = tap.seen()
+        assert len(seen) >= 2, seen  # the pool's connection and the cancel's
+        # a TLS handshake record (0x16, version 3.x) as the very first bytes of every connection
+        assert all(first[:2] == b"\x16\x03" for first in seen), seen
+    finally:
+        tap.close()
+
+
+def test_backend_sslnegotiation_direct_is_refused_by_a_server_that_wants_sslrequest(proxy, tls_cluster):
+    """PostgreSQL 15 does not speak direct TLS: the login fails, with the reason in the log."""
+    px = proxy(services=tls_backend(tls_cluster, sslmode="require", sslnegotiation="direct"), checkout_timeout="2s")
+    with pytest.raises(psycopg.OperationalError):
+        px.connect("tls_svc")
+    log = px.stderr_text()
+    assert "TLS: " in log and "server connection failed" in log, log
