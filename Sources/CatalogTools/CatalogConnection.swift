@@ -55,8 +55,10 @@ public final class CatalogConnection {
             keywords.append("password")
             values.append(password)
         }
-        for (keyword, value) in [("sslrootcert", backend.tls.rootCertificateFile), ("sslcert", backend.tls.certificateFile),
-                                 ("sslkey", backend.tls.keyFile)] {
+        let files = [("sslrootcert", backend.tls.rootCertificateFile), ("sslcert", backend.tls.certificateFile),
+                     ("sslkey", backend.tls.keyFile), ("sslpassword", backend.tls.keyPassword),
+                     ("sslcrl", backend.tls.crlFile), ("sslcrldir", backend.tls.crlDirectory)]
+        for (keyword, value) in files where known.contains(keyword) {
             if let value {
                 keywords.append(keyword)
                 values.append(value)

@@ -45,12 +45,12 @@ public final class TLSContext: @unchecked Sendable {  // SSL_CTX is safe to shar
     public let role: TLSRole
     public let verification: TLSPeerVerification
 
-    /// Loads the files now: a missing or unreadable file, a key that does not match its certificate, or an
-    /// unknown cipher list throws with OpenSSL's reason.
+    /// Loads the files now: a missing or unreadable file, a key that does not match its certificate (or that is
+    /// encrypted and `keyPassword` does not open), or an unknown cipher list throws with OpenSSL's reason.
     public init(
         role: TLSRole, certificateFile: String? = nil, keyFile: String? = nil, caFile: String? = nil,
         verification: TLSPeerVerification = .none, protocols: ClosedRange<TLSProtocolVersion> = .tls12 ... .tls13,
-        ciphers: String? = nil
+        ciphers: String? = nil, keyPassword: String? = nil, crlFile: String? = nil, crlDirectory: String? = nil
     ) throws(TLSError) {
         _ = Self.ignoreBrokenPipes
         guard let context = SSL_CTX_new(role == .server ? TLS_server_method() : TLS_client_method()) else {
@@ -73,7 +73,7 @@ public final class TLSContext: @unchecked Sendable {  // SSL_CTX is safe to shar
             }
         }
         if let keyFile {
-            guard SSL_CTX_use_PrivateKey_file(context, keyFile, SPX_SSL_FILETYPE_PEM) == 1 else {
+            guard spx_ssl_ctx_use_private_key_file(context, keyFile, keyPassword) == 1 else {
                 throw TLSError("cannot load private key \"\(keyFile)\": \(Self.lastError())")
             }
             guard SSL_CTX_check_private_key(context) == 1 else {
@@ -87,6 +87,15 @@ public final class TLSContext: @unchecked Sendable {  // SSL_CTX is safe to shar
             if role == .server {
                 // Tell clients which CAs we accept, so they pick the right certificate.
                 if let names = SSL_load_client_CA_file(caFile) { SSL_CTX_set_client_CA_list(context, names) }
+            }
+        }
+        if crlFile != nil || crlDirectory != nil {
+            guard caFile != nil, verification != .none else {
+                throw TLSError("a certificate revocation list needs the peer's certificate verified (a CA file)")
+            }
+            guard spx_ssl_ctx_load_crls(context, crlFile, crlDirectory) == 1 else {
+                throw TLSError("cannot load certificate revocation list \"\(crlFile ?? crlDirectory ?? "")\": "
+                               + Self.lastError())
             }
         }
         switch verification {

@@ -29,6 +29,12 @@ public struct BackendTLSSettings: Sendable, Hashable {
     /// libpq 17's `sslnegotiation=direct`: a TLS ClientHello (ALPN `postgresql`) as the first bytes, no SSLRequest.
     /// Needs `sslmode` require, verify-ca or verify-full, as in libpq.
     public var directNegotiation = false
+    /// `sslpassword`: the passphrase of an encrypted `sslkey`.
+    public var keyPassword: String?
+    /// `sslcrl`, `sslcrldir`: revoked certificates (a PEM file, a directory of hashed names), checked with
+    /// verify-ca and verify-full.
+    public var crlFile: String?
+    public var crlDirectory: String?
 
     public init(mode: Mode = .prefer, rootCertificateFile: String? = nil, certificateFile: String? = nil,
                 keyFile: String? = nil) {
@@ -38,7 +44,9 @@ public struct BackendTLSSettings: Sendable, Hashable {
         self.keyFile = keyFile
     }
 
-    static let parameterNames: Set<String> = ["sslmode", "sslrootcert", "sslcert", "sslkey", "sslnegotiation"]
+    static let parameterNames: Set<String> = [
+        "sslmode", "sslrootcert", "sslcert", "sslkey", "sslnegotiation", "sslpassword", "sslcrl", "sslcrldir",
+    ]
 
     /// Takes one URL query parameter if it is a TLS one; false for others.
     mutating func consume(_ name: String, _ value: String) throws(FieldError) -> Bool {
@@ -52,6 +60,9 @@ public struct BackendTLSSettings: Sendable, Hashable {
         case "sslrootcert": self.rootCertificateFile = value
         case "sslcert": self.certificateFile = value
         case "sslkey": self.keyFile = value
+        case "sslpassword": self.keyPassword = value
+        case "sslcrl": self.crlFile = value
+        case "sslcrldir": self.crlDirectory = value
         case "sslnegotiation":
             guard value == "postgres" || value == "direct" else {
                 throw FieldError("sslnegotiation \"\(value)\" is not one of postgres, direct")
@@ -70,12 +81,18 @@ public struct BackendTLSSettings: Sendable, Hashable {
         if self.directNegotiation, !self.mode.requiresTLS {
             throw FieldError("sslnegotiation=direct needs sslmode require, verify-ca or verify-full (not \(self.mode.rawValue))")
         }
+        if self.crlFile != nil || self.crlDirectory != nil, self.mode != .verifyCA, self.mode != .verifyFull {
+            throw FieldError("sslcrl and sslcrldir apply when the server's certificate is checked: sslmode=verify-ca or verify-full")
+        }
+        if self.keyPassword != nil, self.keyFile == nil {
+            throw FieldError("sslpassword is the passphrase of sslkey, which is not given")
+        }
         if (self.certificateFile == nil) != (self.keyFile == nil) {
             throw FieldError("sslcert and sslkey go together")
         }
     }
 
-    /// As URL query items (for libpq, and for display).
+    /// As URL query items, for display (`sslpassword` is hidden).
     var queryItems: [(String, String)] {
         guard self != BackendTLSSettings() else { return [] }
         var items = [("sslmode", self.mode.rawValue)]
@@ -83,6 +100,9 @@ public struct BackendTLSSettings: Sendable, Hashable {
         if let certificateFile { items.append(("sslcert", certificateFile)) }
         if let keyFile { items.append(("sslkey", keyFile)) }
         if self.directNegotiation { items.append(("sslnegotiation", "direct")) }
+        if self.keyPassword != nil { items.append(("sslpassword", "********")) }  // for display only: never shown
+        if let crlFile { items.append(("sslcrl", crlFile)) }
+        if let crlDirectory { items.append(("sslcrldir", crlDirectory)) }
         return items
     }
 }

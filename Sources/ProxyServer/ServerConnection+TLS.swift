@@ -120,7 +120,8 @@ final class BackendTLSContexts: Sendable {
             do {
                 contexts[settings] = try TLSContext(
                     role: .client, certificateFile: settings.certificateFile, keyFile: settings.keyFile,
-                    caFile: settings.rootCertificateFile, verification: verification)
+                    caFile: settings.rootCertificateFile, verification: verification, keyPassword: settings.keyPassword,
+                    crlFile: settings.crlFile, crlDirectory: settings.crlDirectory)
             } catch {
                 throw ConfigError(key: "services.\(name).backend", message: error.description)
             }

@@ -63,6 +63,16 @@ import Testing
         #expect(throws: ConfigError.self) { try BackendURL(parsing: "postgresql://u@h/db?sslnegotiation=fast") }
     }
 
+    @Test func sslpasswordAndCertificateRevocationLists() throws {
+        let url = try BackendURL(parsing: "postgresql://u@h/db?sslmode=verify-full&sslrootcert=/ca&sslcert=/c&sslkey=/k"
+                                 + "&sslpassword=hush&sslcrl=/crl.pem&sslcrldir=/crls")
+        #expect(url.tls.keyPassword == "hush" && url.tls.crlFile == "/crl.pem" && url.tls.crlDirectory == "/crls")
+        #expect(url.parameters.isEmpty)
+        #expect(!url.description.contains("hush") && url.description.contains("sslpassword=%2A%2A%2A%2A%2A%2A%2A%2A"))
+        #expect(throws: ConfigError.self) { try BackendURL(parsing: "postgresql://u@h/db?sslmode=require&sslcrl=/c") }
+        #expect(throws: ConfigError.self) { try BackendURL(parsing: "postgresql://u@h/db?sslpassword=x") }
+    }
+
     @Test func backendTLSValidation() throws {
         #expect(throws: ConfigError.self) { try BackendURL(parsing: "postgresql://u@h/db?sslmode=sure") }
         #expect(throws: ConfigError.self) { try BackendURL(parsing: "postgresql://u@h/db?sslmode=verify-ca") }

@@ -231,9 +231,10 @@ def tls_cluster(certs):
     make_cert(certs, "ca", "pgserver", "pg test", san="DNS:localhost", serial=5005)
     c = start_cluster()
     try:
-        lib(f"cp {certs}/pgserver.crt {certs}/pgserver.key {c.data}/ && chmod 600 {c.data}/pgserver.key && "
-            f"if is_root; then chown postgres:postgres {c.data}/pgserver.crt {c.data}/pgserver.key; fi && "
-            f"printf \"ssl = on\\nssl_cert_file = 'pgserver.crt'\\nssl_key_file = 'pgserver.key'\\n\" "
+        # ssl_ca_file: the server asks for a client certificate (optional; pg_stat_ssl.client_dn shows it)
+        lib(f"cp {certs}/pgserver.crt {certs}/pgserver.key {certs}/ca.crt {c.data}/ && chmod 600 {c.data}/pgserver.key && "
+            f"if is_root; then chown postgres:postgres {c.data}/pgserver.crt {c.data}/pgserver.key {c.data}/ca.crt; fi && "
+            f"printf \"ssl = on\\nssl_cert_file = 'pgserver.crt'\\nssl_key_file = 'pgserver.key'\\nssl_ca_file = 'ca.crt'\\n\" "
             f"| as_pg tee -a {c.data}/postgresql.conf >/dev/null && "
             f"printf 'local all all trust\\nhostssl all all 127.0.0.1/32 scram-sha-256\\n' "
             f"| as_pg tee {c.data}/pg_hba.conf >/dev/null")
@@ -679,3 +680,52 @@ def test_backend_sslnegotiation_direct_is_refused_by_a_server_that_wants_sslrequ
         px.connect("tls_svc")
     log = px.stderr_text()
     assert "TLS: " in log and "server connection failed" in log, log
+
+
+# --------------------------------------------------------------------------- sslpassword, sslcrl
+
+def test_backend_sslpassword_opens_an_encrypted_client_key(proxy, tls_cluster, certs, tmp_path):
+    run("pkcs8", "-topk8", "-in", "client.key", "-out", "client_enc.key", "-v2", "aes-256-cbc", "-passout",
+        "pass:hush", cwd=certs)
+    os.chmod(certs / "client_enc.key", 0o600)
+    files = f"sslcert={certs / 'client.crt'}&sslkey={certs / 'client_enc.key'}"
+    px = proxy(services=tls_backend(tls_cluster, sslmode="require", sslcert=certs / "client.crt",
+                                    sslkey=certs / "client_enc.key", sslpassword="hush"))
+    with px.connect("tls_svc") as c:
+        assert c.execute("SELECT client_dn FROM pg_stat_ssl WHERE pid = pg_backend_pid()").fetchone() == ("/CN=app",)
+    assert "hush" not in repr(px.admin_rows("SHOW CONFIG")) and "hush" not in px.stderr_text()
+    # no or a wrong passphrase: refused at load with OpenSSL's reason (never a prompt on a terminal)
+    from conftest import schemaproxy_bin
+    for query in (f"sslmode=require&{files}", f"sslmode=require&{files}&sslpassword=wrong"):
+        cfg = tmp_path / "k.yaml"
+        cfg.write_text(f"auth: {{method: trust}}\nservices: {{s: {{backend: \"postgresql://u@127.0.0.1:5432/db?{query}\"}}}}\n")
+        p = subprocess.run([schemaproxy_bin(), "check", "--config", str(cfg)], capture_output=True, text=True,
+                           timeout=30, stdin=subprocess.DEVNULL)
+        assert p.returncode != 0 and "cannot load private key" in p.stdout + p.stderr, p.stdout + p.stderr
+
+
+def make_crls(certs: Path) -> tuple[Path, Path]:
+    """An empty CRL and one that revokes the cluster's certificate (serial 5005), both signed by the test CA."""
+    d = certs / "crl"
+    d.mkdir(exist_ok=True)
+    (d / "ca.cnf").write_text("[ca]\ndefault_ca=d\n[d]\ndatabase=index.txt\ncrlnumber=crlnumber\n"
+                              "default_md=sha256\ndefault_crl_days=2\n")
+    (d / "index.txt").write_text("")
+    (d / "crlnumber").write_text("01\n")
+    ca = ("-config", "ca.cnf", "-keyfile", str(certs / "ca.key"), "-cert", str(certs / "ca.crt"))
+    run("ca", *ca, "-gencrl", "-out", "ok.crl", cwd=d)
+    run("ca", *ca, "-revoke", str(certs / "pgserver.crt"), cwd=d)
+    run("ca", *ca, "-gencrl", "-out", "revoked.crl", cwd=d)
+    return d / "ok.crl", d / "revoked.crl"
+
+
+def test_backend_sslcrl_refuses_a_revoked_server_certificate(proxy, tls_cluster, certs):
+    ok, revoked = make_crls(certs)
+    ca = certs / "ca.crt"
+    px = proxy(services=tls_backend(tls_cluster, sslmode="verify-ca", sslrootcert=ca, sslcrl=ok))
+    assert server_ssl_in_use(px) is True
+    px = proxy(services=tls_backend(tls_cluster, sslmode="verify-ca", sslrootcert=ca, sslcrl=revoked),
+               checkout_timeout="2s")
+    with pytest.raises(psycopg.OperationalError):
+        px.connect("tls_svc")
+    assert "certificate revoked" in px.stderr_text()
