@@ -460,10 +460,13 @@ STARTUP_V3_HEADER_CODE = (196608).to_bytes(4, "big")  # protocol 3.0, after the 
 
 class FirstBytesTap:
     """A byte-level TCP tap between the proxy and a server: forwards both ways unchanged and records the first
-    8 bytes the proxy sends on each connection, in the order connections were accepted."""
+    8 bytes the proxy sends on each connection, in the order connections were accepted. With
+    `break_tls_handshakes`, a connection that starts with an SSLRequest is answered `S` and closed, as a server
+    whose TLS handshake fails."""
 
-    def __init__(self, target_port: int):
+    def __init__(self, target_port: int, break_tls_handshakes: bool = False):
         self.target_port = target_port
+        self.break_tls_handshakes = break_tls_handshakes
         self.first_bytes: list[bytes] = []
         self.lock = threading.Lock()
         self.listener = socket.create_server(("127.0.0.1", 0))
@@ -482,22 +485,29 @@ class FirstBytesTap:
         with self.lock:
             index = len(self.first_bytes)
             self.first_bytes.append(b"")
+        first = b""
         try:
+            client.settimeout(10)
+            # every opening (SSLRequest, StartupMessage, CancelRequest, ClientHello) is 8 bytes or more, sent at once
+            while len(first) < 8 and (chunk := client.recv(8 - len(first))):
+                first += chunk
+            with self.lock:
+                self.first_bytes[index] = first
+            if self.break_tls_handshakes and first == SSL_REQUEST:
+                client.sendall(b"S")
+                client.close()
+                return
             server = socket.create_connection(("127.0.0.1", self.target_port), timeout=10)
+            server.sendall(first)
         except OSError:
             client.close()
             return
         server.settimeout(None)
         client.settimeout(None)
 
-        def pump(src: socket.socket, dst: socket.socket, record: bool):
+        def pump(src: socket.socket, dst: socket.socket):
             try:
                 while data := src.recv(65536):
-                    if record:
-                        with self.lock:
-                            seen = self.first_bytes[index]
-                            if len(seen) < 8:
-                                self.first_bytes[index] = seen + data[:8 - len(seen)]
                     dst.sendall(data)
             except OSError:
                 pass
@@ -507,8 +517,8 @@ class FirstBytesTap:
                 except OSError:
                     pass
 
-        threading.Thread(target=pump, args=(server, client, False), daemon=True).start()
-        pump(client, server, True)
+        threading.Thread(target=pump, args=(server, client), daemon=True).start()
+        pump(client, server)
 
     def seen(self) -> list[bytes]:
         with self.lock:
@@ -729,3 +739,36 @@ def test_backend_sslcrl_refuses_a_revoked_server_certificate(proxy, tls_cluster,
     with pytest.raises(psycopg.OperationalError):
         px.connect("tls_svc")
     assert "certificate revoked" in px.stderr_text()
+
+
+def test_backend_sslmode_prefer_falls_back_to_plaintext_after_a_failed_handshake(proxy, pg):
+    """libpq's prefer: a handshake that fails (the server says S, then hangs up) is followed by a plaintext
+    connection, for the pool's logins and for cancel requests alike."""
+    tap = FirstBytesTap(pg.port, break_tls_handshakes=True)
+    try:
+        backend = f"postgresql://heal7_app:${{ITEST_DB_PASSWORD}}@127.0.0.1:{tap.port}/heal7?sslmode=prefer"
+        px = proxy(services={"plain": {"backend": backend, "health_check": {"interval": "1h"}}})
+        with px.connect("plain") as c:
+            assert c.execute("SELECT 1").fetchone() == (1,)
+            logins = tap.seen()
+            assert logins[:2] == [SSL_REQUEST, logins[1]] and logins[1][4:8] == STARTUP_V3_HEADER_CODE, logins
+            from conftest import wait_until
+
+            def sleeping():
+                (n,), = pg.super_exec("SELECT count(*) FROM pg_stat_activity WHERE state = 'active'"
+                                      " AND query LIKE 'SELECT pg_sleep(10)%%'")
+                return n == 1
+
+            canceller = threading.Thread(target=lambda: (wait_until(sleeping, 15, interval=0.02), c.cancel()))
+            canceller.start()
+            with pytest.raises(psycopg.errors.QueryCanceled):
+                c.execute("SELECT pg_sleep(10)")
+            canceller.join(10)
+        cancels = tap.seen()[len(logins):]
+        assert cancels[0] == SSL_REQUEST and cancels[1] == CANCEL_REQUEST_HEADER, cancels
+        # require gives up instead
+        px = proxy(services={"plain": {"backend": backend.replace("prefer", "require")}}, checkout_timeout="2s")
+        with pytest.raises(psycopg.OperationalError):
+            px.connect("plain")
+    finally:
+        tap.close()
