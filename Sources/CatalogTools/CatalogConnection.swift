@@ -105,8 +105,10 @@ public final class CatalogConnection {
             valuePointers.withUnsafeBufferPointer { values in
                 keywords.withMemoryRebound(to: UnsafePointer<CChar>?.self) { keywords in
                     values.withMemoryRebound(to: UnsafePointer<CChar>?.self) { values in
-                        check == nil ? PQconnectdbParams(keywords.baseAddress, values.baseAddress, expandDatabase ? 1 : 0)
-                            : PQconnectStartParams(keywords.baseAddress, values.baseAddress, expandDatabase ? 1 : 0)
+                        let expand: Int32 = expandDatabase ? 1 : 0
+                        // With a check the login runs step by step (LibPQLogin); else libpq runs it to the end.
+                        return check == nil ? PQconnectdbParams(keywords.baseAddress, values.baseAddress, expand)
+                            : PQconnectStartParams(keywords.baseAddress, values.baseAddress, expand)
                     }
                 }
             }

@@ -79,10 +79,12 @@ public struct BackendTLSSettings: Sendable, Hashable {
             throw FieldError("sslmode=\(self.mode.rawValue) needs sslrootcert (the CA file the server's certificate is checked against)")
         }
         if self.directNegotiation, !self.mode.requiresTLS {
-            throw FieldError("sslnegotiation=direct needs sslmode require, verify-ca or verify-full (not \(self.mode.rawValue))")
+            throw FieldError(
+                "sslnegotiation=direct needs sslmode require, verify-ca or verify-full (not \(self.mode.rawValue))")
         }
         if self.crlFile != nil || self.crlDirectory != nil, self.mode != .verifyCA, self.mode != .verifyFull {
-            throw FieldError("sslcrl and sslcrldir apply when the server's certificate is checked: sslmode=verify-ca or verify-full")
+            throw FieldError(
+                "sslcrl and sslcrldir apply when the server's certificate is checked: sslmode=verify-ca or verify-full")
         }
         if self.keyPassword != nil, self.keyFile == nil {
             throw FieldError("sslpassword is the passphrase of sslkey, which is not given")

@@ -39,12 +39,14 @@ final class CancelRegistry: @unchecked Sendable {
             guard let server = client.server, let serverKey = server.backendKey else { return }
             server.cancelStarted()
             let service = server.service
-            CancelRequestSender.send(serverKey, to: server.host, tls: service.settings.backend.tls, on: server.eventLoop,
-                                     log: { reason in
-                                         service.logger.info("cancel request failed", metadata: [
-                                             "service": "\(service.name)", "host": "\(server.host)", "reason": "\(reason)",
-                                         ])
-                                     }) { server.cancelFinished() }
+            let host = server.host
+            let log = { (reason: String) in
+                service.logger.info("cancel request failed", metadata: [
+                    "service": "\(service.name)", "host": "\(host)", "reason": "\(reason)",
+                ])
+            }
+            CancelRequestSender.send(serverKey, to: host, tls: service.settings.backend.tls, on: server.eventLoop,
+                                     log: log) { server.cancelFinished() }
         }
     }
 }

@@ -19,7 +19,8 @@ extension ServerConnection {
             socket.send(writer.buffer)
         case .startHandshake:
             let settings = self.service.settings.backend.tls
-            if let failure = BackendTLSContexts.startHandshake(on: socket.connection, host: self.host, settings: settings) {
+            if let failure = BackendTLSContexts.startHandshake(on: socket.connection, host: self.host,
+                                                                settings: settings) {
                 return self.failStartup(.tls(failure))
             }
             self.run(self.startup.connected())

@@ -1,15 +1,16 @@
 import NIOCore
 
 /// One CancelRequest to a server, on a connection of its own: TLS as the backend's `sslmode` says (an SSLRequest
-/// first, then the handshake, or the handshake at once with `sslnegotiation=direct`, as libpq 17's PQcancelConn), the 16-byte request, then a wait for the server to
-/// close the connection, which it does once it has signalled the backend. With `prefer`, a failed handshake is
-/// followed by a second connection in plaintext. The whole request is bounded by a timer the shell keeps.
+/// first, then the handshake, or the handshake at once with `sslnegotiation=direct`, as libpq 17's PQcancelConn),
+/// the 16-byte request, then a wait for the server to close the connection, which it does once it has signalled
+/// the backend. With `prefer`, a failed handshake is followed by a second connection in plaintext. The whole
+/// request is bounded by a timer the shell keeps.
 public struct CancelRequestStateMachine: Sendable {
     public enum Action: Sendable, Equatable {
         /// Open a connection to the server (again, for a second attempt), then call `connected()`.
         case connect
         case sendSSLRequest
-        /// Start the TLS handshake; call `handshakeCompleted()` once it is done.
+        /// Start the TLS handshake; call `handshakeCompleted(negotiatedALPN:)` once it is done.
         case startHandshake
         /// Send the CancelRequest (over TLS if the handshake was done), then wait for the server to close.
         case sendCancelRequest

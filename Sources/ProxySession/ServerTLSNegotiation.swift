@@ -73,7 +73,9 @@ public struct ServerTLSNegotiation: Sendable {
         switch answer {
         case UInt8(ascii: "S"):
             // Bytes after the 'S' came before the handshake: a man in the middle's (CVE-2021-23222).
-            guard bytes.readableBytes == 1 else { return self.fail("the server sent unencrypted data after accepting SSL") }
+            guard bytes.readableBytes == 1 else {
+                return self.fail("the server sent unencrypted data after accepting SSL")
+            }
             self.state = .handshaking
             return .startHandshake
         case UInt8(ascii: "N"):
