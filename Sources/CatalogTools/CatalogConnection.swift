@@ -132,10 +132,13 @@ public final class CatalogConnection {
         self.connection = connection
     }
 
-    /// Removes `name=value` from a URL's query and returns the value (percent-decoded); nil if absent.
+    /// Removes `name=value` from a URL's query, or from a `key=value` connection string, and returns the value
+    /// (percent-decoded, or unquoted); nil if absent.
     static func takeQueryParameter(_ name: String, from url: inout String) -> String? {
-        guard url.hasPrefix("postgresql://") || url.hasPrefix("postgres://"),
-              let question = url.firstIndex(of: "?") else { return nil }
+        guard url.hasPrefix("postgresql://") || url.hasPrefix("postgres://") else {
+            return Self.takeKeywordParameter(name, from: &url)
+        }
+        guard let question = url.firstIndex(of: "?") else { return nil }
         var found: String?
         var kept: [Substring] = []
         for pair in url[url.index(after: question)...].split(separator: "&") {
@@ -149,6 +152,31 @@ public final class CatalogConnection {
         guard found != nil else { return nil }
         url = String(url[..<question]) + (kept.isEmpty ? "" : "?" + kept.joined(separator: "&"))
         return found
+    }
+
+    /// libpq's `key = value` form: the value is a word, or single-quoted with `\'` and `\\` escapes.
+    private static func takeKeywordParameter(_ name: String, from text: inout String) -> String? {
+        let valuePattern = #"('(?:[^'\\]|\\.)*'|[^\s']+)"#
+        let pattern = #"(^|\s)"# + NSRegularExpression.escapedPattern(for: name) + #"\s*=\s*"# + valuePattern
+        guard let regex = try? NSRegularExpression(pattern: pattern),
+              let match = regex.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)),
+              let whole = Range(match.range, in: text), let valueRange = Range(match.range(at: 2), in: text) else {
+            return nil
+        }
+        var value = String(text[valueRange])
+        if value.hasPrefix("'") {
+            value = String(value.dropFirst().dropLast())
+            var unescaped = ""
+            var escaping = false
+            for character in value {
+                if !escaping, character == "\\" { escaping = true; continue }
+                unescaped.append(character)
+                escaping = false
+            }
+            value = unescaped
+        }
+        text.replaceSubrange(whole, with: match.range(at: 1).length > 0 ? " " : "")
+        return value
     }
 
     private static func checkNegotiation(_ value: String?) throws(CatalogError) {

@@ -66,7 +66,13 @@ private let parameterStatus: [UInt8] = [UInt8(ascii: "S"), 0, 0, 0, 8, 0x61, 0, 
         var only = "postgresql://u@h/db?sslnegotiation=postgres"
         #expect(CatalogConnection.takeQueryParameter("sslnegotiation", from: &only) == "postgres")
         #expect(only == "postgresql://u@h/db")
-        var conninfo = "host=h require_auth=md5"
-        #expect(CatalogConnection.takeQueryParameter("require_auth", from: &conninfo) == nil)
+        var conninfo = "host=h require_auth = md5 dbname=d"
+        #expect(CatalogConnection.takeQueryParameter("require_auth", from: &conninfo) == "md5")
+        #expect(conninfo == "host=h  dbname=d")
+        var quoted = "require_auth='!password,!md5' host=h"
+        #expect(CatalogConnection.takeQueryParameter("require_auth", from: &quoted) == "!password,!md5")
+        #expect(quoted == " host=h")
+        var absent = "host=h my_require_auth=x"
+        #expect(CatalogConnection.takeQueryParameter("require_auth", from: &absent) == nil)
     }
 }

@@ -214,6 +214,9 @@ def test_discover_and_check_live_enforce_require_auth(catalog_db, pg, tmp_path):
     refused = run("mapping", "discover", "--backend", md5_url + "?require_auth=scram-sha-256&sslmode=disable")
     assert refused.returncode != 0
     assert "require_auth=scram-sha-256: the server asked for an md5 password (md5)" in refused.stderr, refused.stderr
+    conninfo = f"host=127.0.0.1 port={pg.port} user=heal7_md5 password={pg.md5_password} dbname=heal7"
+    refused = run("mapping", "discover", "--backend", conninfo + " require_auth='scram-sha-256'")
+    assert "the server asked for an md5 password (md5)" in refused.stderr, refused.stderr
     assert run("mapping", "discover", "--backend", md5_url + "?require_auth=md5,scram-sha-256",
                "--schemas", "shared_common").returncode == 0
     trust = run("mapping", "discover", "--backend",

@@ -772,3 +772,20 @@ def test_backend_sslmode_prefer_falls_back_to_plaintext_after_a_failed_handshake
             px.connect("plain")
     finally:
         tap.close()
+
+
+def test_health_probes_use_the_backend_tls_settings(proxy, tls_cluster, tap):
+    """The prober's connections to a require backend ask for TLS like the pool's, and count the host as up
+    (the cluster's pg_hba takes TLS logins only, so a plaintext probe would fail)."""
+    from conftest import http_get, metric, wait_until
+    services = tap_backend(tap, sslmode="require")
+    services["tls_svc"]["health_check"] = {"interval": "200ms"}
+    px = proxy(services=services)
+
+    def up() -> float | None:
+        return metric(http_get(px.metrics_port, "/metrics")[1], "schemaproxy_backend_up", service="tls_svc",
+                      host=f"127.0.0.1:{tap.port}")
+
+    wait_until(lambda: len(tap.seen()) >= 3, 10, what="a few probes")
+    assert up() == 1
+    assert all(first == SSL_REQUEST for first in tap.seen()), tap.seen()
