@@ -70,7 +70,7 @@ let package = Package(
             ],
             swiftSettings: hotPath
         ),
-        .target(name: "CatalogTools", dependencies: ["CLibPQ", "ProxyConfig", "SchemaRouting"]),
+        .target(name: "CatalogTools", dependencies: ["CLibPQ", "COpenSSL", "ProxyConfig", "SchemaRouting"]),
         .executableTarget(
             name: "schemaproxy",
             dependencies: [

@@ -80,6 +80,39 @@ static inline void spx_ssl_ctx_select_alpn_postgresql(SSL_CTX *ctx) {
     SSL_CTX_set_alpn_select_cb(ctx, spx_alpn_select, NULL);
 }
 
+// Private keys: an encrypted key is decrypted with `password` (libpq's sslpassword); without one it fails rather
+// than OpenSSL's default of asking on the terminal.
+static inline int spx_password_callback(char *buf, int size, int rwflag, void *userdata) {
+    (void)rwflag;
+    if (userdata == NULL) return 0;
+    size_t length = strlen((const char *)userdata);
+    if (length > (size_t)size) return 0;
+    memcpy(buf, userdata, length);
+    return (int)length;
+}
+
+static inline int spx_ssl_ctx_use_private_key_file(SSL_CTX *ctx, const char *file, const char *password) {
+    SSL_CTX_set_default_passwd_cb(ctx, spx_password_callback);
+    SSL_CTX_set_default_passwd_cb_userdata(ctx, (void *)password);
+    int ok = SSL_CTX_use_PrivateKey_file(ctx, file, SSL_FILETYPE_PEM);
+    SSL_CTX_set_default_passwd_cb_userdata(ctx, NULL);
+    return ok;
+}
+
+// Certificate revocation lists (libpq's sslcrl, sslcrldir): a file loaded now, a directory of hashed names looked
+// up as needed; every certificate of the chain is checked. 1 on success.
+static inline int spx_ssl_ctx_load_crls(SSL_CTX *ctx, const char *file, const char *directory) {
+    X509_STORE *store = SSL_CTX_get_cert_store(ctx);
+    if (file != NULL && X509_STORE_load_file(store, file) != 1) return 0;
+    if (directory != NULL && X509_STORE_load_path(store, directory) != 1) return 0;
+    return X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL);
+}
+
+// The client side offers ALPN "postgresql", as libpq 17 does (required for direct TLS). 1 on success.
+static inline int spx_ssl_ctx_offer_alpn_postgresql(SSL_CTX *ctx) {
+    return SSL_CTX_set_alpn_protos(ctx, spx_alpn_postgresql, sizeof spx_alpn_postgresql) == 0;
+}
+
 // Whether the handshake agreed on ALPN "postgresql".
 static inline int spx_ssl_alpn_is_postgresql(SSL *ssl) {
     const unsigned char *data = NULL;

@@ -45,12 +45,12 @@ public final class TLSContext: @unchecked Sendable {  // SSL_CTX is safe to shar
     public let role: TLSRole
     public let verification: TLSPeerVerification
 
-    /// Loads the files now: a missing or unreadable file, a key that does not match its certificate, or an
-    /// unknown cipher list throws with OpenSSL's reason.
+    /// Loads the files now: a missing or unreadable file, a key that does not match its certificate (or that is
+    /// encrypted and `keyPassword` does not open), or an unknown cipher list throws with OpenSSL's reason.
     public init(
         role: TLSRole, certificateFile: String? = nil, keyFile: String? = nil, caFile: String? = nil,
         verification: TLSPeerVerification = .none, protocols: ClosedRange<TLSProtocolVersion> = .tls12 ... .tls13,
-        ciphers: String? = nil
+        ciphers: String? = nil, keyPassword: String? = nil, crlFile: String? = nil, crlDirectory: String? = nil
     ) throws(TLSError) {
         _ = Self.ignoreBrokenPipes
         guard let context = SSL_CTX_new(role == .server ? TLS_server_method() : TLS_client_method()) else {
@@ -73,7 +73,7 @@ public final class TLSContext: @unchecked Sendable {  // SSL_CTX is safe to shar
             }
         }
         if let keyFile {
-            guard SSL_CTX_use_PrivateKey_file(context, keyFile, SPX_SSL_FILETYPE_PEM) == 1 else {
+            guard spx_ssl_ctx_use_private_key_file(context, keyFile, keyPassword) == 1 else {
                 throw TLSError("cannot load private key \"\(keyFile)\": \(Self.lastError())")
             }
             guard SSL_CTX_check_private_key(context) == 1 else {
@@ -89,6 +89,15 @@ public final class TLSContext: @unchecked Sendable {  // SSL_CTX is safe to shar
                 if let names = SSL_load_client_CA_file(caFile) { SSL_CTX_set_client_CA_list(context, names) }
             }
         }
+        if crlFile != nil || crlDirectory != nil {
+            guard caFile != nil, verification != .none else {
+                throw TLSError("a certificate revocation list needs the peer's certificate verified (a CA file)")
+            }
+            guard spx_ssl_ctx_load_crls(context, crlFile, crlDirectory) == 1 else {
+                throw TLSError("cannot load certificate revocation list \"\(crlFile ?? crlDirectory ?? "")\": "
+                               + Self.lastError())
+            }
+        }
         switch verification {
         case .none:
             SSL_CTX_set_verify(context, SPX_SSL_VERIFY_NONE, nil)
@@ -96,6 +105,12 @@ public final class TLSContext: @unchecked Sendable {  // SSL_CTX is safe to shar
             guard caFile != nil else { throw TLSError("verifying the peer needs a CA file") }
             let failWithout = role == .server ? SPX_SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0
             SSL_CTX_set_verify(context, SPX_SSL_VERIFY_PEER | failWithout, nil)
+        }
+        if role == .client {
+            // As libpq 17: a server doing direct TLS (sslnegotiation=direct) must agree to it.
+            guard spx_ssl_ctx_offer_alpn_postgresql(context) == 1 else {
+                throw TLSError("cannot offer ALPN postgresql: \(Self.lastError())")
+            }
         }
         if role == .server {
             // Session tickets would need a key shared and rotated across processes; full handshakes are simpler.

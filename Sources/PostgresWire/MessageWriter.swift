@@ -143,6 +143,12 @@ public struct MessageWriter {
         self.buffer.setInteger(UInt32(self.buffer.writerIndex - lengthIndex), at: lengthIndex)
     }
 
+    /// SSLRequest: asks the server for TLS before the StartupMessage or CancelRequest.
+    public mutating func writeSSLRequest() {
+        self.buffer.writeInteger(UInt32(8))
+        self.buffer.writeInteger(StartupRequest.sslRequestCode)
+    }
+
     public mutating func writeCancelRequest(_ key: BackendKey) {
         self.buffer.writeInteger(UInt32(16))
         self.buffer.writeInteger(StartupRequest.cancelRequestCode)

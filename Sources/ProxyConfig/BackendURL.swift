@@ -7,9 +7,9 @@
 ///   the last `@`, so a password substituted from the environment may contain `@`, `:`, `/` or `?` unencoded; a `%`
 ///   that does not start a `%XX` escape is kept as is. A literal `%XX` in a password must be written `%25XX`.
 /// - The database defaults to the user name, as in libpq.
-/// - `sslmode`, `sslrootcert`, `sslcert`, `sslkey` set ``tls`` (see ``BackendTLSSettings``); `channel_binding=disable`
-///   or `prefer` and `sslnegotiation=postgres` are accepted and change nothing; `channel_binding=require` and
-///   `sslnegotiation=direct` are refused as not supported yet. `require_auth` sets ``requireAuth``.
+/// - `sslmode`, `sslrootcert`, `sslcert`, `sslkey`, `sslnegotiation` set ``tls`` (see ``BackendTLSSettings``);
+///   `channel_binding=disable` or `prefer` are accepted and change nothing; `channel_binding=require` sets
+///   ``channelBindingRequired``. `require_auth` sets ``requireAuth``.
 /// - `target_session_attrs` picks which host is acceptable; every other query parameter (`application_name`,
 ///   `options`, ...) is kept in ``parameters`` for the server connection's startup message, percent-decoded.
 public struct BackendURL: Sendable, Equatable, CustomStringConvertible {
@@ -171,9 +171,6 @@ public struct BackendURL: Sendable, Equatable, CustomStringConvertible {
             guard value == "disable" || value == "prefer" else {
                 throw FieldError("channel_binding \"\(value)\" is not one of disable, prefer, require")
             }
-            return true
-        case "sslnegotiation":
-            guard value == "postgres" else { throw FieldError("sslnegotiation=\(value) is not supported yet (postgres)") }
             return true
         default:
             return false

@@ -2,7 +2,8 @@ extension ProxyConfiguration {
     /// What replaces a secret in ``redacted()`` and ``settingsTable()``.
     public static let redactionMarker = "********"
 
-    /// A copy with every secret replaced by ``redactionMarker``: `auth.users` credentials and backend passwords.
+    /// A copy with every secret replaced by ``redactionMarker``: `auth.users` credentials, backend passwords and
+    /// `sslpassword`s.
     /// Use it for anything that leaves the process (logs, `SHOW CONFIG`).
     public func redacted() -> ProxyConfiguration {
         var copy = self
@@ -11,6 +12,9 @@ extension ProxyConfiguration {
         }
         for name in copy.services.keys where copy.services[name]!.backend.password != nil {
             copy.services[name]!.backend.password = Self.redactionMarker
+        }
+        for name in copy.services.keys where copy.services[name]!.backend.tls.keyPassword != nil {
+            copy.services[name]!.backend.tls.keyPassword = Self.redactionMarker  // sslpassword
         }
         return copy
     }

@@ -26,4 +26,32 @@ public struct RequiredAuthentication: Sendable, Hashable {
         }
         return RequiredAuthentication(allowed: negated ? Set(Self.methods).subtracting(named) : named, text: text)
     }
+
+    public init(allowed: Set<String>, text: String) {
+        self.allowed = allowed
+        self.text = text
+    }
+
+    /// Parses `require_auth` as written (for tools that take a URL of their own).
+    public init(parsing text: String) throws(ConfigError) {
+        do {
+            self = try Self.parse(text)
+        } catch {
+            throw ConfigError(key: "require_auth", message: error.message)
+        }
+    }
+
+    /// The method (libpq's name) of the server's authentication request `code`, with words for messages; nil for the
+    /// messages inside an exchange (SASL continue and final) and codes libpq does not know.
+    public static func method(ofRequest code: UInt32) -> (name: String, words: String)? {
+        switch code {
+        case 0: return ("none", "no authentication")
+        case 3: return ("password", "a cleartext password")
+        case 5: return ("md5", "an md5 password")
+        case 10: return ("scram-sha-256", "SASL (SCRAM-SHA-256)")
+        case 7, 8: return ("gss", "GSSAPI")
+        case 9: return ("sspi", "SSPI")
+        default: return nil
+        }
+    }
 }

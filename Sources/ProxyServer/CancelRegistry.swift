@@ -38,7 +38,15 @@ final class CancelRegistry: @unchecked Sendable {
         client.eventLoop.execute {
             guard let server = client.server, let serverKey = server.backendKey else { return }
             server.cancelStarted()
-            CancelRequestSender.send(serverKey, to: server.host, on: server.eventLoop) { server.cancelFinished() }
+            let service = server.service
+            let host = server.host
+            let log = { (reason: String) in
+                service.logger.info("cancel request failed", metadata: [
+                    "service": "\(service.name)", "host": "\(host)", "reason": "\(reason)",
+                ])
+            }
+            CancelRequestSender.send(serverKey, to: host, tls: service.settings.backend.tls, on: server.eventLoop,
+                                     log: log) { server.cancelFinished() }
         }
     }
 }

@@ -5,64 +5,46 @@ import ProxyConfig
 import ProxySession
 import Synchronization
 
-/// TLS towards the server (the backend URL's `sslmode`): an SSLRequest before the StartupMessage, then the
-/// handshake on the connection's own socket. The StartupMessage is sent right after the handshake starts; the
-/// socket holds it until the handshake is done. The health prober opens its connections here too.
+/// TLS towards the server (the backend URL's `sslmode`): an SSLRequest before the StartupMessage when the attempt
+/// asks for it (`ServerTLSNegotiation` decides), then the handshake on the connection's own socket. The
+/// StartupMessage is sent right after the handshake starts; the socket holds it until the handshake is done. The
+/// health prober opens its connections here too.
 extension ServerConnection {
-    /// Sends the SSLRequest when the backend's sslmode asks for TLS. False: go on in plaintext.
-    func requestTLSIfConfigured() -> Bool {
-        guard self.service.settings.backend.tls.mode != .disable, let socket = self.socket else { return false }
-        var request = socket.allocator.buffer(capacity: 8)
-        request.writeInteger(UInt32(8))
-        request.writeInteger(UInt32(80_877_103))
-        self.awaitingTLSAnswer = true
-        socket.send(request)
-        return true
-    }
-
-    /// The server's answer to the SSLRequest: 'S' (handshake), 'N' (plaintext, if sslmode allows it), or an
-    /// ErrorResponse from a server that does not know SSLRequest.
-    func receivedTLSAnswer(_ buffer: ByteBuffer) {
-        guard let socket = self.socket, let answer = buffer.getInteger(at: buffer.readerIndex, as: UInt8.self) else {
-            return
-        }
-        self.awaitingTLSAnswer = false
-        let tls = self.service.settings.backend.tls
-        switch answer {
-        case UInt8(ascii: "S"):
-            // Bytes after the 'S' came before the handshake: a man in the middle's (CVE-2021-23222).
-            guard buffer.readableBytes == 1 else {
-                return self.failStartup(.tls("the server sent unencrypted data after accepting SSL"))
-            }
-            guard let context = BackendTLSContexts.shared.context(for: tls) else {
-                return self.failStartup(.tls("no TLS context for sslmode \(tls.mode.rawValue)"))
-            }
-            do {
-                let session = try context.makeSession(descriptor: socket.connection.descriptor, hostName: self.host.host)
-                guard socket.connection.startTLS(session) else {
-                    return self.failStartup(.tls(session.failureReason ?? "the handshake could not start"))
-                }
-            } catch {
-                return self.failStartup(.tls(error.description))
+    func run(_ action: ServerTLSNegotiation.Action) {
+        guard let socket = self.socket else { return }
+        switch action {
+        case .sendSSLRequest:
+            var writer = MessageWriter(buffer: socket.allocator.buffer(capacity: 8))
+            writer.writeSSLRequest()
+            socket.send(writer.buffer)
+        case .startHandshake:
+            let settings = self.service.settings.backend.tls
+            if let failure = BackendTLSContexts.startHandshake(on: socket.connection, host: self.host,
+                                                                settings: settings) {
+                return self.failStartup(.tls(failure))
             }
             self.run(self.startup.connected())
-        case UInt8(ascii: "N"):
-            guard !tls.mode.requiresTLS else {
-                return self.failStartup(.tls("the server does not support SSL, but sslmode=\(tls.mode.rawValue) requires it"))
-            }
-            guard buffer.readableBytes == 1 else {
-                return self.failStartup(.protocolViolation("unexpected data after the server refused SSL"))
-            }
+        case .proceedInPlaintext:
             self.run(self.startup.connected())
-        default:
-            self.failStartup(.tls("the server answered the SSLRequest with \(answer) (not S or N)"))
+        case .fail(let reason):
+            self.failStartup(.tls(reason))
         }
     }
 
-    /// Hands the established session's channel binding data to the login (channel_binding=require), once.
-    func noteServerTLS() {
-        guard self.startup.channelBinding == nil, let tls = self.socket?.connection.tls, tls.isEstablished else { return }
+    /// Once the handshake is done (the server's first bytes over TLS): checks ALPN for direct TLS, and hands the
+    /// channel binding data to the login (channel_binding=require). False when the connection must not go on; then
+    /// it is closed. The StartupMessage went out already (it waited in the socket for the handshake), but nothing
+    /// the server asks for is answered before this check.
+    func noteServerTLS() -> Bool {
+        guard self.tlsNegotiation.isHandshaking, let tls = self.socket?.connection.tls, tls.isEstablished else {
+            return true
+        }
+        if let failure = self.tlsNegotiation.handshakeCompleted(negotiatedALPN: tls.negotiatedPostgresALPN) {
+            self.failStartup(.tls(failure))
+            return false
+        }
         self.startup.channelBinding = tls.serverEndPoint
+        return true
     }
 
     /// Why the socket closed during startup: a TLS failure names OpenSSL's reason (a certificate that does not
@@ -70,6 +52,31 @@ extension ServerConnection {
     var closedDuringStartupError: any Error {
         if let reason = self.socket?.tlsFailureReason { return ServerStartupError.tls(reason) }
         return ServerConnectionError.closedDuringStartup
+    }
+
+    /// How this attempt failed, for the choice of a second one (libpq's `allow` and `prefer`): nil when no second
+    /// attempt could help.
+    func tlsAttemptFailure(_ error: any Error) -> ServerTLSAttemptFailure? {
+        switch error {
+        case ServerStartupError.tls, ServerConnectionError.closedDuringStartup:
+            return self.tlsNegotiation.isHandshaking ? .handshakeFailed : nil
+        case ServerStartupError.serverError where !self.startup.isAuthenticated:
+            return .refusedBeforeAuthentication(overTLS: self.tlsNegotiation.isEstablished)
+        default:
+            return nil
+        }
+    }
+}
+
+extension BackendTLSSettings {
+    /// libpq's rules for this sslmode (the certificate checks are the context's).
+    var policy: ServerTLSPolicy {
+        switch self.mode {
+        case .disable: return .disable
+        case .allow: return .allow
+        case .prefer: return .prefer
+        case .require, .verifyCA, .verifyFull: return self.directNegotiation ? .requireDirect : .require
+        }
     }
 }
 
@@ -82,6 +89,22 @@ final class BackendTLSContexts: Sendable {
     func context(for settings: BackendTLSSettings) -> TLSContext? { self.contexts.withLock { $0[settings] } }
 
     func publish(_ contexts: [BackendTLSSettings: TLSContext]) { self.contexts.withLock { $0 = contexts } }
+
+    /// Starts the TLS handshake towards `host` on `connection` with the context for `settings`: the one way pool
+    /// connections, health probes and cancel requests start TLS. Returns the reason when it cannot start.
+    static func startHandshake(on connection: SocketConnection, host: HostAndPort,
+                               settings: BackendTLSSettings) -> String? {
+        guard let context = Self.shared.context(for: settings) else {
+            return "no TLS context for sslmode \(settings.mode.rawValue)"
+        }
+        do {
+            let session = try context.makeSession(descriptor: connection.descriptor, hostName: host.host)
+            guard connection.startTLS(session) else { return session.failureReason ?? "the handshake could not start" }
+        } catch {
+            return error.description
+        }
+        return nil
+    }
 
     /// One context per distinct settings of the configuration's services.
     static func load(_ configuration: ProxyConfiguration) throws(ConfigError) -> [BackendTLSSettings: TLSContext] {
@@ -98,7 +121,8 @@ final class BackendTLSContexts: Sendable {
             do {
                 contexts[settings] = try TLSContext(
                     role: .client, certificateFile: settings.certificateFile, keyFile: settings.keyFile,
-                    caFile: settings.rootCertificateFile, verification: verification)
+                    caFile: settings.rootCertificateFile, verification: verification, keyPassword: settings.keyPassword,
+                    crlFile: settings.crlFile, crlDirectory: settings.crlDirectory)
             } catch {
                 throw ConfigError(key: "services.\(name).backend", message: error.description)
             }

@@ -50,8 +50,8 @@ final class ServerConnection: RelaySocketDelegate, @unchecked Sendable {  // use
     private let publishedBackendKey = Atomic<UInt64>(0)
     /// The phase as other threads may read it (`stateDescription`), updated at every transition.
     private let publishedState = Atomic<UInt8>(PublicState.connecting.rawValue)
-    /// The SSLRequest went out and its one-byte answer has not come yet (see ServerConnection+TLS.swift).
-    var awaitingTLSAnswer = false
+    /// The SSLRequest exchange of this attempt (see ServerConnection+TLS.swift); `ServerConnector` sets the attempt.
+    var tlsNegotiation = ServerTLSNegotiation(attempt: .plaintext)
 
     /// What of the server's replies reaches the client while the proxy has messages of its own in flight.
     var filter = ResponseFilter()
@@ -158,7 +158,7 @@ final class ServerConnection: RelaySocketDelegate, @unchecked Sendable {  // use
         socket.start()
         guard !socket.isClosed else { return }
         self.phase = .startup
-        if !self.requestTLSIfConfigured() { self.run(self.startup.connected()) }
+        self.run(self.tlsNegotiation.connected())
     }
 
     func socketRead(_ buffer: ByteBuffer) {
@@ -278,8 +278,8 @@ final class ServerConnection: RelaySocketDelegate, @unchecked Sendable {  // use
     // MARK: Startup
 
     private func receivedDuringStartup(_ buffer: ByteBuffer) {
-        if self.awaitingTLSAnswer { return self.receivedTLSAnswer(buffer) }
-        self.noteServerTLS()  // see ServerConnection+TLS.swift
+        if self.tlsNegotiation.isAwaitingAnswer { return self.run(self.tlsNegotiation.received(buffer)) }
+        guard self.noteServerTLS() else { return }  // see ServerConnection+TLS.swift
         if self.startupBuffer == nil { self.startupBuffer = buffer } else { self.startupBuffer!.writeImmutableBuffer(buffer) }
         while case .startup = self.phase {
             let frame: Frame?

@@ -1,6 +1,7 @@
 import NIOCore
 import DataPlane
 import ProxyConfig
+import ProxySession
 
 /// Opens one pool connection: tries the backend's hosts in order (libpq's multi-host URLs), hosts the health
 /// checks found down last, logs in, and keeps the first one whose role matches `target_session_attrs`.
@@ -74,44 +75,70 @@ struct ServerConnector {
     }
 
     /// Connects to one host and logs in, all within `connect_timeout`: a server that accepts the TCP connection
-    /// but never finishes the login counts as failed too. On failure the connection is closed.
+    /// but never finishes the login counts as failed too. On failure the connection is closed. The backend's
+    /// sslmode may make it two attempts (libpq's `allow` and `prefer`), both within the same time.
     /// `mayLearnSearchPath`: see `ServerConnection.init`.
     static func open(
         service: Service, host: HostAndPort, poolID: Int, eventLoop: RelayLoop, loopIndex: Int,
         mayLearnSearchPath: Bool = false
     ) -> EventLoopFuture<ServerConnection> {
         eventLoop.flatSubmit {
-            let timeout = service.settings.connectTimeout
-            let server = ServerConnection(service: service, poolID: poolID, host: host, eventLoop: eventLoop,
-                                          loopIndex: loopIndex, mayLearnSearchPath: mayLearnSearchPath)
-            let promise = eventLoop.makePromise(of: ServerConnection.self)
-            let timer = eventLoop.scheduleTask(in: timeout.timeAmount) {
-                promise.fail(ServerConnectTimeout(timeout: timeout))
-                server.close()  // cancels a connect still in progress, or closes the socket mid-login
-            }
-            let connected: Connector.Completion = { result in
-                server.connector = nil
-                switch result {
-                case .success(let descriptor):
-                    server.attach(descriptor: descriptor)
-                case .failure(let error):
-                    server.close()
-                    promise.fail(error)
-                }
-            }
-            server.connector = Connector.connect(to: host, on: eventLoop, completion: connected)
-            server.startupFuture.whenComplete { result in
-                timer.cancel()
-                switch result {
-                case .success:
-                    promise.succeed(server)  // ignored when the timeout came first (it closed the server)
-                case .failure(let error):
-                    server.close()
-                    promise.fail(error)
-                }
-            }
-            return promise.futureResult
+            let policy = service.settings.backend.tls.policy
+            let deadline = NIODeadline.now() + service.settings.connectTimeout.timeAmount
+            return Self.open(service: service, host: host, poolID: poolID, eventLoop: eventLoop, loopIndex: loopIndex,
+                             mayLearnSearchPath: mayLearnSearchPath,
+                             attempt: policy.firstAttempt(overUnixSocket: host.isSocketDirectory), isRetry: false,
+                             deadline: deadline)
         }
+    }
+
+    private static func open(
+        service: Service, host: HostAndPort, poolID: Int, eventLoop: RelayLoop, loopIndex: Int,
+        mayLearnSearchPath: Bool, attempt: ServerTLSAttempt, isRetry: Bool, deadline: NIODeadline
+    ) -> EventLoopFuture<ServerConnection> {
+        let timeout = service.settings.connectTimeout
+        let tls = service.settings.backend.tls
+        let server = ServerConnection(service: service, poolID: poolID, host: host, eventLoop: eventLoop,
+                                      loopIndex: loopIndex, mayLearnSearchPath: mayLearnSearchPath)
+        server.tlsNegotiation = ServerTLSNegotiation(attempt: attempt, settingText: "sslmode=\(tls.mode.rawValue)")
+        let promise = eventLoop.makePromise(of: ServerConnection.self)
+        let timer = eventLoop.scheduleTask(deadline: deadline) {
+            promise.fail(ServerConnectTimeout(timeout: timeout))
+            server.close()  // cancels a connect still in progress, or closes the socket mid-login
+        }
+        let connected: Connector.Completion = { result in
+            server.connector = nil
+            switch result {
+            case .success(let descriptor):
+                server.attach(descriptor: descriptor)
+            case .failure(let error):
+                server.close()
+                promise.fail(error)
+            }
+        }
+        server.connector = Connector.connect(to: host, on: eventLoop, completion: connected)
+        server.startupFuture.whenComplete { result in
+            timer.cancel()
+            switch result {
+            case .success:
+                promise.succeed(server)  // ignored when the timeout came first (it closed the server)
+            case .failure(let error):
+                let failure = server.tlsAttemptFailure(error)
+                server.close()
+                guard !isRetry, NIODeadline.now() < deadline, let failure,
+                      let next = tls.policy.retry(after: failure, of: attempt) else {
+                    return promise.fail(error)
+                }
+                service.logger.debug("server login failed, trying again", metadata: [
+                    "service": "\(service.name)", "host": "\(host)", "error": "\(error)",
+                    "sslmode": "\(tls.mode.rawValue)", "tls": "\(next != .plaintext)",
+                ])
+                Self.open(service: service, host: host, poolID: poolID, eventLoop: eventLoop, loopIndex: loopIndex,
+                          mayLearnSearchPath: mayLearnSearchPath, attempt: next, isRetry: true, deadline: deadline)
+                    .cascade(to: promise)
+            }
+        }
+        return promise.futureResult
     }
 
     /// PostgreSQL 14+ reports `in_hot_standby` and `default_transaction_read_only` at login, which is all

@@ -77,6 +77,8 @@ public struct ServerStartupStateMachine: Sendable {
     private var backendKey: BackendKey?
     /// The server asked for a password or SASL: an AuthenticationOk now ends that exchange (it is not `none`).
     private var authenticationRequested = false
+    /// The server accepted the credentials (AuthenticationOk came): an error from now on is not a refused login.
+    public private(set) var isAuthenticated = false
     /// The TLS connection's `tls-server-end-point` data (the server certificate's hash), set by the connection once
     /// its handshake is done; used with `channel_binding=require`.
     public var channelBinding: [UInt8]?
@@ -166,6 +168,7 @@ public struct ServerStartupStateMachine: Sendable {
         switch (code, self.state) {
         case (0, .waitingForAuthentication), (0, .scramVerified):
             self.state = .waitingForReady
+            self.isAuthenticated = true
             return .wait
         case (3, .waitingForAuthentication):
             guard let password = self.login.password else { return .fail(.passwordRequired) }

@@ -47,16 +47,42 @@ import Testing
         #expect(url.tls == BackendTLSSettings(mode: .verifyFull, rootCertificateFile: "/ca.crt",
                                               certificateFile: "/c.crt", keyFile: "/c.key"))
         #expect(url.parameters == ["application_name": "x"], "TLS options are not startup parameters")
-        #expect(try BackendURL(parsing: "postgresql://u@h/db").tls.mode == .disable)
+        #expect(try BackendURL(parsing: "postgresql://u@h/db").tls.mode == .prefer)
         #expect(url.description.contains("sslmode=verify-full"))
     }
 
-    @Test func backendTLSValidation() {
+    @Test func sslnegotiationDirectNeedsARequiringSSLMode() throws {
+        let direct = try BackendURL(parsing: "postgresql://u@h/db?sslmode=require&sslnegotiation=direct")
+        #expect(direct.tls.directNegotiation)
+        #expect(direct.parameters.isEmpty)
+        #expect(direct.description.contains("sslnegotiation=direct"))
+        #expect(try !BackendURL(parsing: "postgresql://u@h/db?sslnegotiation=postgres").tls.directNegotiation)
+        for weak in ["", "&sslmode=prefer", "&sslmode=allow", "&sslmode=disable"] {
+            #expect(throws: ConfigError.self) { try BackendURL(parsing: "postgresql://u@h/db?sslnegotiation=direct" + weak) }
+        }
+        #expect(throws: ConfigError.self) { try BackendURL(parsing: "postgresql://u@h/db?sslnegotiation=fast") }
+    }
+
+    @Test func sslpasswordAndCertificateRevocationLists() throws {
+        let url = try BackendURL(parsing: "postgresql://u@h/db?sslmode=verify-full&sslrootcert=/ca&sslcert=/c&sslkey=/k"
+                                 + "&sslpassword=hush&sslcrl=/crl.pem&sslcrldir=/crls")
+        #expect(url.tls.keyPassword == "hush" && url.tls.crlFile == "/crl.pem" && url.tls.crlDirectory == "/crls")
+        #expect(url.parameters.isEmpty)
+        #expect(!url.description.contains("hush") && url.description.contains("sslpassword=%2A%2A%2A%2A%2A%2A%2A%2A"))
+        #expect(throws: ConfigError.self) { try BackendURL(parsing: "postgresql://u@h/db?sslmode=require&sslcrl=/c") }
+        #expect(throws: ConfigError.self) { try BackendURL(parsing: "postgresql://u@h/db?sslpassword=x") }
+    }
+
+    @Test func backendTLSValidation() throws {
         #expect(throws: ConfigError.self) { try BackendURL(parsing: "postgresql://u@h/db?sslmode=sure") }
         #expect(throws: ConfigError.self) { try BackendURL(parsing: "postgresql://u@h/db?sslmode=verify-ca") }
         #expect(throws: ConfigError.self) { try BackendURL(parsing: "postgresql://u@h/db?sslmode=require&sslcert=/c") }
         #expect(throws: ConfigError.self) { try BackendURL(parsing: "postgresql://u@h/db?sslmode=require&sslmode=disable") }
-        #expect(throws: ConfigError.self) { try BackendURL(parsing: "postgresql://u@h/db?channel_binding=require") }
+        #expect(throws: ConfigError.self) {
+            try BackendURL(parsing: "postgresql://u@h/db?channel_binding=require&sslmode=disable")
+        }
+        // the default sslmode (prefer) may give TLS to bind to, as in libpq
+        #expect(try BackendURL(parsing: "postgresql://u@h/db?channel_binding=require").channelBindingRequired)
         #expect(throws: ConfigError.self) { try BackendURL(parsing: "postgresql://u@h/db?require_auth=kerberos") }
         #expect(throws: ConfigError.self) { try BackendURL(parsing: "postgresql://u@h/db?require_auth=md5,!password") }
     }

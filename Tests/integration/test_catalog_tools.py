@@ -204,3 +204,50 @@ def test_check_live_unreachable_backend_is_an_error(catalog_db, tmp_path):
     p = run("check", "--live", "--config", str(config))
     assert p.returncode == 1
     assert "svc: ERROR: cannot connect" in p.stdout
+
+
+# --------------------------------------------------------------------------- require_auth (libpq 15 does not know it)
+
+def test_discover_and_check_live_enforce_require_auth(catalog_db, pg, tmp_path):
+    """The catalog role logs in with SCRAM, heal7_md5 with md5 (pg_hba), the Unix socket with trust: require_auth
+    lets through what it allows and refuses the rest before libpq sends the password."""
+    build_catalog(catalog_db)
+    ok = run("mapping", "discover", "--backend", catalog_db.url + "?require_auth=scram-sha-256&sslmode=prefer",
+             "--schemas", "saju_service")
+    assert ok.returncode == 0, ok.stderr
+    assert "Charts" in ok.stdout
+    md5_url = f"postgresql://heal7_md5:{pg.md5_password}@127.0.0.1:{pg.port}/heal7"
+    refused = run("mapping", "discover", "--backend", md5_url + "?require_auth=scram-sha-256&sslmode=disable")
+    assert refused.returncode != 0
+    assert "require_auth=scram-sha-256: the server asked for an md5 password (md5)" in refused.stderr, refused.stderr
+    conninfo = f"host=127.0.0.1 port={pg.port} user=heal7_md5 password={pg.md5_password} dbname=heal7"
+    refused = run("mapping", "discover", "--backend", conninfo + " require_auth='scram-sha-256'")
+    assert "the server asked for an md5 password (md5)" in refused.stderr, refused.stderr
+    assert run("mapping", "discover", "--backend", md5_url + "?require_auth=md5,scram-sha-256",
+               "--schemas", "shared_common").returncode == 0
+    trust = run("mapping", "discover", "--backend",
+                f"postgresql://postgres@/heal7?host={pg.dir}&port={pg.port}&require_auth=!none")
+    assert trust.returncode != 0 and "asked for no authentication (none)" in trust.stderr, trust.stderr
+
+    # check --live reads the backend URL from the config: same rules
+    catalog_db.exec(f"GRANT USAGE ON SCHEMA shared_common TO {catalog_db.role}")
+    schemas = {"shared_common": ["attachments"]}
+    config = tmp_path / "ra.yaml"
+
+    def check_live(backend: str) -> subprocess.CompletedProcess:
+        config.write_text(yaml.safe_dump({"auth": {"method": "trust"},
+                                          "services": {"svc": {"backend": backend, "schemas": schemas}}}))
+        return run("check", "--live", "--config", str(config))
+
+    p = check_live(catalog_db.url + "?require_auth=scram-sha-256&sslmode=prefer")
+    # logged in and looked at the catalog (what it finds there is another test's business)
+    assert "shared_common.attachments" in p.stdout and "cannot connect" not in p.stdout, p.stdout + p.stderr
+    p = check_live(md5_url + "?require_auth=scram-sha-256")
+    assert p.returncode != 0
+    assert "require_auth=scram-sha-256: the server asked for an md5 password (md5)" in p.stdout, p.stdout
+
+
+def test_discover_refuses_sslnegotiation_direct_with_libpq_15(catalog_db):
+    p = run("mapping", "discover", "--backend", catalog_db.url + "?sslnegotiation=direct")
+    assert p.returncode != 0 and "sslnegotiation=direct needs libpq 17" in p.stderr, p.stderr
+    assert run("mapping", "discover", "--backend", catalog_db.url + "?sslnegotiation=postgres").returncode == 0

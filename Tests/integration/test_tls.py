@@ -4,11 +4,13 @@ import os
 import socket
 import ssl
 import subprocess
+import threading
 import time
 from pathlib import Path
 
 import asyncpg
 import psycopg
+import psycopg.errors
 import pytest
 
 import pgwire
@@ -229,9 +231,10 @@ def tls_cluster(certs):
     make_cert(certs, "ca", "pgserver", "pg test", san="DNS:localhost", serial=5005)
     c = start_cluster()
     try:
-        lib(f"cp {certs}/pgserver.crt {certs}/pgserver.key {c.data}/ && chmod 600 {c.data}/pgserver.key && "
-            f"if is_root; then chown postgres:postgres {c.data}/pgserver.crt {c.data}/pgserver.key; fi && "
-            f"printf \"ssl = on\\nssl_cert_file = 'pgserver.crt'\\nssl_key_file = 'pgserver.key'\\n\" "
+        # ssl_ca_file: the server asks for a client certificate (optional; pg_stat_ssl.client_dn shows it)
+        lib(f"cp {certs}/pgserver.crt {certs}/pgserver.key {certs}/ca.crt {c.data}/ && chmod 600 {c.data}/pgserver.key && "
+            f"if is_root; then chown postgres:postgres {c.data}/pgserver.crt {c.data}/pgserver.key {c.data}/ca.crt; fi && "
+            f"printf \"ssl = on\\nssl_cert_file = 'pgserver.crt'\\nssl_key_file = 'pgserver.key'\\nssl_ca_file = 'ca.crt'\\n\" "
             f"| as_pg tee -a {c.data}/postgresql.conf >/dev/null && "
             f"printf 'local all all trust\\nhostssl all all 127.0.0.1/32 scram-sha-256\\n' "
             f"| as_pg tee {c.data}/pg_hba.conf >/dev/null")
@@ -268,7 +271,7 @@ def test_backend_verify_ca_and_verify_full(proxy, tls_cluster, certs):
 
 def test_backend_plaintext_is_refused_by_hostssl(proxy, tls_cluster):
     """The cluster really refuses plaintext: what the tests above see is TLS."""
-    px = proxy(services=tls_backend(tls_cluster), checkout_timeout="2s")
+    px = proxy(services=tls_backend(tls_cluster, sslmode="disable"), checkout_timeout="2s")
     with pytest.raises(psycopg.OperationalError):
         px.connect("tls_svc")
     assert "no pg_hba.conf entry" in px.stderr_text()
@@ -446,3 +449,343 @@ def test_backend_channel_binding_require(proxy, tls_cluster, pg):
     with pytest.raises(psycopg.OperationalError):
         px.connect("plain")
     assert "channel_binding=require" in px.stderr_text()
+
+
+# --------------------------------------------------------------------------- what goes on the wire to the server
+
+SSL_REQUEST = (8).to_bytes(4, "big") + (80877103).to_bytes(4, "big")
+CANCEL_REQUEST_HEADER = (16).to_bytes(4, "big") + (80877102).to_bytes(4, "big")
+STARTUP_V3_HEADER_CODE = (196608).to_bytes(4, "big")  # protocol 3.0, after the length
+
+
+class FirstBytesTap:
+    """A byte-level TCP tap between the proxy and a server: forwards both ways unchanged and records the first
+    8 bytes the proxy sends on each connection, in the order connections were accepted. With
+    `break_tls_handshakes`, a connection that starts with an SSLRequest is answered `S` and closed, as a server
+    whose TLS handshake fails."""
+
+    def __init__(self, target_port: int, break_tls_handshakes: bool = False):
+        self.target_port = target_port
+        self.break_tls_handshakes = break_tls_handshakes
+        self.first_bytes: list[bytes] = []
+        self.lock = threading.Lock()
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        threading.Thread(target=self.accept, daemon=True).start()
+
+    def accept(self):
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self.forward, args=(client,), daemon=True).start()
+
+    def forward(self, client: socket.socket):
+        with self.lock:
+            index = len(self.first_bytes)
+            self.first_bytes.append(b"")
+        first = b""
+        try:
+            client.settimeout(10)
+            # every opening (SSLRequest, StartupMessage, CancelRequest, ClientHello) is 8 bytes or more, sent at once
+            while len(first) < 8 and (chunk := client.recv(8 - len(first))):
+                first += chunk
+            with self.lock:
+                self.first_bytes[index] = first
+            if self.break_tls_handshakes and first == SSL_REQUEST:
+                client.sendall(b"S")
+                client.close()
+                return
+            server = socket.create_connection(("127.0.0.1", self.target_port), timeout=10)
+            server.sendall(first)
+        except OSError:
+            client.close()
+            return
+        server.settimeout(None)
+        client.settimeout(None)
+
+        def pump(src: socket.socket, dst: socket.socket):
+            try:
+                while data := src.recv(65536):
+                    dst.sendall(data)
+            except OSError:
+                pass
+            for sock in (src, dst):
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+        threading.Thread(target=pump, args=(server, client), daemon=True).start()
+        pump(client, server)
+
+    def seen(self) -> list[bytes]:
+        with self.lock:
+            return list(self.first_bytes)
+
+    def close(self):
+        self.listener.close()
+
+
+@pytest.fixture
+def tap(tls_cluster):
+    t = FirstBytesTap(tls_cluster.port)
+    yield t
+    t.close()
+
+
+def tap_backend(tap, **params) -> dict:
+    q = "&".join(f"{k}={v}" for k, v in params.items())
+    url = f"postgresql://tlsuser:tls-pw@127.0.0.1:{tap.port}/postgres" + (f"?{q}" if q else "")
+    return {"tls_svc": {"backend": url, "health_check": {"interval": "1h"}}}
+
+
+def test_cancel_request_to_a_tls_backend_goes_over_tls(proxy, tls_cluster, tap):
+    """sslmode=require: the CancelRequest connection starts with an SSLRequest, and the cancel works. PostgreSQL
+    takes a cancel in plaintext whatever pg_hba says, so only the tap can tell that TLS was used."""
+    px = proxy(services=tap_backend(tap, sslmode="require"))
+    with px.connect("tls_svc") as c:
+        assert c.execute("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()").fetchone() == (True,)
+        before = tap.seen()
+
+        def sleeping():
+            (n,), = tls_cluster.exec("SELECT count(*) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(10)'"
+                                     " AND state = 'active'")
+            return n == 1
+
+        def cancel():
+            from conftest import wait_until
+            wait_until(sleeping, 15, interval=0.02, what="pg_sleep running")
+            c.cancel()
+
+        canceller = threading.Thread(target=cancel)
+        canceller.start()
+        t0 = time.monotonic()
+        with pytest.raises(psycopg.errors.QueryCanceled) as info:
+            c.execute("SELECT pg_sleep(10)")
+        canceller.join(10)
+        assert info.value.sqlstate == "57014"
+        assert time.monotonic() - t0 < 8
+        assert c.execute("SELECT 'usable'").fetchone() == ("usable",)
+    seen = tap.seen()
+    new = seen[len(before):]
+    assert new, "the cancel opened a connection through the tap"
+    assert all(first == SSL_REQUEST for first in seen), seen
+    assert not any(first.startswith(CANCEL_REQUEST_HEADER[:8]) for first in seen), seen
+
+
+
+def test_backend_sslmode_allow_tries_plaintext_first_then_tls(proxy, tls_cluster, tap):
+    """libpq's allow: a plaintext login first; hostssl refuses it, so a second connection asks for TLS."""
+    px = proxy(services=tap_backend(tap, sslmode="allow"))
+    assert server_ssl_in_use(px) is True
+    seen = tap.seen()
+    assert len(seen) >= 2, seen
+    assert seen[0][4:8] == STARTUP_V3_HEADER_CODE, seen  # a StartupMessage, no SSLRequest
+    assert seen[1] == SSL_REQUEST, seen
+
+
+def test_backend_sslmode_allow_stays_plaintext_where_the_server_accepts_it(proxy, pg):
+    tap = FirstBytesTap(pg.port)
+    try:
+        backend = f"postgresql://heal7_app:${{ITEST_DB_PASSWORD}}@127.0.0.1:{tap.port}/heal7?sslmode=allow"
+        px = proxy(services={"plain": {"backend": backend, "health_check": {"interval": "1h"}}})
+        with px.connect("plain") as c:
+            assert c.execute("SELECT 1").fetchone() == (1,)
+        seen = tap.seen()
+        assert seen and all(first[4:8] == STARTUP_V3_HEADER_CODE for first in seen), seen
+    finally:
+        tap.close()
+
+
+def test_backend_sslmode_defaults_to_prefer(proxy, tls_cluster, tap, pg):
+    """No sslmode in the URL: an SSLRequest first, TLS where the server offers it, plaintext where it answers N."""
+    px = proxy(services=tap_backend(tap))
+    assert server_ssl_in_use(px) is True
+    assert tap.seen()[0] == SSL_REQUEST
+    plain = FirstBytesTap(pg.port)
+    try:
+        backend = f"postgresql://heal7_app:${{ITEST_DB_PASSWORD}}@127.0.0.1:{plain.port}/heal7"
+        px = proxy(services={"plain": {"backend": backend, "health_check": {"interval": "1h"}}})
+        with px.connect("plain") as c:
+            assert c.execute("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()").fetchone() == (False,)
+        assert plain.seen()[0] == SSL_REQUEST
+    finally:
+        plain.close()
+
+
+def test_catalog_tools_use_the_backend_tls_settings_and_require_auth_over_tls(tls_cluster, certs, tmp_path):
+    """mapping discover / check --live: the backend URL's TLS settings reach libpq, and require_auth (which libpq
+    15 does not know) is checked on the decrypted authentication request."""
+    from conftest import schemaproxy_bin
+
+    def discover(query: str) -> subprocess.CompletedProcess:
+        url = f"postgresql://tlsuser:tls-pw@127.0.0.1:{tls_cluster.port}/postgres?{query}"
+        return subprocess.run([schemaproxy_bin(), "mapping", "discover", "--backend", url, "--schemas", "public"],
+                              capture_output=True, text=True, timeout=60)
+
+    assert discover("sslmode=require&require_auth=scram-sha-256").returncode == 0
+    p = discover("sslmode=require&require_auth=md5")
+    assert p.returncode != 0 and "require_auth=md5: the server asked for SASL (SCRAM-SHA-256)" in p.stderr, p.stderr
+
+    def check_live(query: str) -> str:
+        cfg = tmp_path / "live.yaml"
+        backend = f"postgresql://tlsuser:tls-pw@127.0.0.1:{tls_cluster.port}/postgres?{query}"
+        cfg.write_text(f"auth: {{method: trust}}\nservices: {{s: {{backend: \"{backend}\", schemas: {{public: [t]}}}}}}\n")
+        p = subprocess.run([schemaproxy_bin(), "check", "--live", "--config", str(cfg)], capture_output=True,
+                           text=True, timeout=60)
+        return p.stdout + p.stderr
+
+    ca = certs / "ca.crt"
+    # verify-full against 127.0.0.1 with a certificate naming only localhost: refused, so sslmode reached libpq
+    out = check_live(f"sslmode=verify-full&sslrootcert={ca}")
+    assert "cannot connect" in out and "does not match host name" in out, out
+    out = check_live(f"sslmode=verify-ca&sslrootcert={ca}&require_auth=scram-sha-256")
+    assert "cannot connect" not in out and "s: " in out, out
+    out = check_live(f"sslmode=require&require_auth=password")
+    assert "require_auth=password: the server asked for SASL (SCRAM-SHA-256)" in out, out
+
+
+# --------------------------------------------------------------------------- sslnegotiation=direct towards servers
+
+def test_backend_sslnegotiation_direct_through_a_second_proxy(proxy, pg, certs):
+    """PostgreSQL 15 cannot take direct TLS, schemaproxy's client side can: client -> proxy A (backend
+    sslnegotiation=direct, sslmode=verify-full) -> tap -> proxy B (client_tls require) -> PostgreSQL. The tap shows A
+    sends a ClientHello first (no SSLRequest), for logins and for cancel requests."""
+    b = proxy(top_extra=tls_block(certs, mode="require"), pool_size=4)
+    tap = FirstBytesTap(b.port)
+    try:
+        backend = (f"postgresql://app:{b.app_password}@localhost:{tap.port}/saju_service?sslmode=verify-full"
+                   f"&sslrootcert={certs / 'ca.crt'}&sslnegotiation=direct")
+        a = proxy(services={"chain": {"backend": backend, "health_check": {"interval": "1h"}}})
+        with a.connect("chain") as c:
+            assert c.execute("SELECT count(*) >= 0 FROM users").fetchone() == (True,)  # B routes it
+            from conftest import wait_until
+
+            def sleeping():
+                (n,), = pg.super_exec("SELECT count(*) FROM pg_stat_activity WHERE state = 'active'"
+                                      " AND query LIKE 'SELECT pg_sleep(10)%%'")
+                return n == 1
+
+            canceller = threading.Thread(target=lambda: (wait_until(sleeping, 15, interval=0.02), c.cancel()))
+            canceller.start()
+            t0 = time.monotonic()
+            with pytest.raises(psycopg.errors.QueryCanceled):
+                c.execute("SELECT pg_sleep(10)")
+            canceller.join(10)
+            assert time.monotonic() - t0 < 8
+        seen = tap.seen()
+        assert len(seen) >= 2, seen  # the pool's connection and the cancel's
+        # a TLS handshake record (0x16, version 3.x) as the very first bytes of every connection
+        assert all(first[:2] == b"\x16\x03" for first in seen), seen
+    finally:
+        tap.close()
+
+
+def test_backend_sslnegotiation_direct_is_refused_by_a_server_that_wants_sslrequest(proxy, tls_cluster):
+    """PostgreSQL 15 does not speak direct TLS: the login fails, with the reason in the log."""
+    px = proxy(services=tls_backend(tls_cluster, sslmode="require", sslnegotiation="direct"), checkout_timeout="2s")
+    with pytest.raises(psycopg.OperationalError):
+        px.connect("tls_svc")
+    log = px.stderr_text()
+    assert "TLS: " in log and "server connection failed" in log, log
+
+
+# --------------------------------------------------------------------------- sslpassword, sslcrl
+
+def test_backend_sslpassword_opens_an_encrypted_client_key(proxy, tls_cluster, certs, tmp_path):
+    run("pkcs8", "-topk8", "-in", "client.key", "-out", "client_enc.key", "-v2", "aes-256-cbc", "-passout",
+        "pass:hush", cwd=certs)
+    os.chmod(certs / "client_enc.key", 0o600)
+    files = f"sslcert={certs / 'client.crt'}&sslkey={certs / 'client_enc.key'}"
+    px = proxy(services=tls_backend(tls_cluster, sslmode="require", sslcert=certs / "client.crt",
+                                    sslkey=certs / "client_enc.key", sslpassword="hush"))
+    with px.connect("tls_svc") as c:
+        assert c.execute("SELECT client_dn FROM pg_stat_ssl WHERE pid = pg_backend_pid()").fetchone() == ("/CN=app",)
+    assert "hush" not in repr(px.admin_rows("SHOW CONFIG")) and "hush" not in px.stderr_text()
+    # no or a wrong passphrase: refused at load with OpenSSL's reason (never a prompt on a terminal)
+    from conftest import schemaproxy_bin
+    for query in (f"sslmode=require&{files}", f"sslmode=require&{files}&sslpassword=wrong"):
+        cfg = tmp_path / "k.yaml"
+        cfg.write_text(f"auth: {{method: trust}}\nservices: {{s: {{backend: \"postgresql://u@127.0.0.1:5432/db?{query}\"}}}}\n")
+        p = subprocess.run([schemaproxy_bin(), "check", "--config", str(cfg)], capture_output=True, text=True,
+                           timeout=30, stdin=subprocess.DEVNULL)
+        assert p.returncode != 0 and "cannot load private key" in p.stdout + p.stderr, p.stdout + p.stderr
+
+
+def make_crls(certs: Path) -> tuple[Path, Path]:
+    """An empty CRL and one that revokes the cluster's certificate (serial 5005), both signed by the test CA."""
+    d = certs / "crl"
+    d.mkdir(exist_ok=True)
+    (d / "ca.cnf").write_text("[ca]\ndefault_ca=d\n[d]\ndatabase=index.txt\ncrlnumber=crlnumber\n"
+                              "default_md=sha256\ndefault_crl_days=2\n")
+    (d / "index.txt").write_text("")
+    (d / "crlnumber").write_text("01\n")
+    ca = ("-config", "ca.cnf", "-keyfile", str(certs / "ca.key"), "-cert", str(certs / "ca.crt"))
+    run("ca", *ca, "-gencrl", "-out", "ok.crl", cwd=d)
+    run("ca", *ca, "-revoke", str(certs / "pgserver.crt"), cwd=d)
+    run("ca", *ca, "-gencrl", "-out", "revoked.crl", cwd=d)
+    return d / "ok.crl", d / "revoked.crl"
+
+
+def test_backend_sslcrl_refuses_a_revoked_server_certificate(proxy, tls_cluster, certs):
+    ok, revoked = make_crls(certs)
+    ca = certs / "ca.crt"
+    px = proxy(services=tls_backend(tls_cluster, sslmode="verify-ca", sslrootcert=ca, sslcrl=ok))
+    assert server_ssl_in_use(px) is True
+    px = proxy(services=tls_backend(tls_cluster, sslmode="verify-ca", sslrootcert=ca, sslcrl=revoked),
+               checkout_timeout="2s")
+    with pytest.raises(psycopg.OperationalError):
+        px.connect("tls_svc")
+    assert "certificate revoked" in px.stderr_text()
+
+
+def test_backend_sslmode_prefer_falls_back_to_plaintext_after_a_failed_handshake(proxy, pg):
+    """libpq's prefer: a handshake that fails (the server says S, then hangs up) is followed by a plaintext
+    connection, for the pool's logins and for cancel requests alike."""
+    tap = FirstBytesTap(pg.port, break_tls_handshakes=True)
+    try:
+        backend = f"postgresql://heal7_app:${{ITEST_DB_PASSWORD}}@127.0.0.1:{tap.port}/heal7?sslmode=prefer"
+        px = proxy(services={"plain": {"backend": backend, "health_check": {"interval": "1h"}}})
+        with px.connect("plain") as c:
+            assert c.execute("SELECT 1").fetchone() == (1,)
+            logins = tap.seen()
+            assert logins[:2] == [SSL_REQUEST, logins[1]] and logins[1][4:8] == STARTUP_V3_HEADER_CODE, logins
+            from conftest import wait_until
+
+            def sleeping():
+                (n,), = pg.super_exec("SELECT count(*) FROM pg_stat_activity WHERE state = 'active'"
+                                      " AND query LIKE 'SELECT pg_sleep(10)%%'")
+                return n == 1
+
+            canceller = threading.Thread(target=lambda: (wait_until(sleeping, 15, interval=0.02), c.cancel()))
+            canceller.start()
+            with pytest.raises(psycopg.errors.QueryCanceled):
+                c.execute("SELECT pg_sleep(10)")
+            canceller.join(10)
+        cancels = tap.seen()[len(logins):]
+        assert cancels[0] == SSL_REQUEST and cancels[1] == CANCEL_REQUEST_HEADER, cancels
+        # require gives up instead
+        px = proxy(services={"plain": {"backend": backend.replace("prefer", "require")}}, checkout_timeout="2s")
+        with pytest.raises(psycopg.OperationalError):
+            px.connect("plain")
+    finally:
+        tap.close()
+
+
+def test_health_probes_use_the_backend_tls_settings(proxy, tls_cluster, tap):
+    """The prober's connections to a require backend ask for TLS like the pool's, and count the host as up
+    (the cluster's pg_hba takes TLS logins only, so a plaintext probe would fail)."""
+    from conftest import http_get, metric, wait_until
+    services = tap_backend(tap, sslmode="require")
+    services["tls_svc"]["health_check"] = {"interval": "200ms"}
+    px = proxy(services=services)
+
+    def up() -> float | None:
+        return metric(http_get(px.metrics_port, "/metrics")[1], "schemaproxy_backend_up", service="tls_svc",
+                      host=f"127.0.0.1:{tap.port}")
+
+    wait_until(lambda: len(tap.seen()) >= 3, 10, what="a few probes")
+    assert up() == 1
+    assert all(first == SSL_REQUEST for first in tap.seen()), tap.seen()
