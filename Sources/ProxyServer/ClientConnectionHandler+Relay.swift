@@ -128,12 +128,19 @@ extension ClientConnectionHandler {
     /// `ReplayLog.maximumSize` (COPY data, huge statements).
     func logForReplay(_ buffer: ByteBuffer, from start: Int, to end: Int) {
         guard self.replay != nil, end > start else { return }
-        if !self.replay!.append(buffer.getSlice(at: start, length: end - start)!) { self.replay = nil }
+        if !self.replay!.append(buffer.getSlice(at: start, length: end - start)!) { self.endReplayLog() }
     }
 
     /// The first reply of the lent server connection is on its way: nothing can be replayed any more.
     func serverStartedAnswering() {
+        self.endReplayLog()
+    }
+
+    /// No replay is possible any more: the log's buffer goes back to the loop's pool.
+    func endReplayLog() {
+        guard let log = self.replay else { return }
         self.replay = nil
+        self.socket.scratch.replayBuffers.giveBack(log.storage)
     }
 
     /// A prepared statement's cached plan went stale (DDL changed its result columns) and the server said
@@ -170,7 +177,9 @@ extension ClientConnectionHandler {
 
     /// A replay log from here: the session as it is now, no bytes yet.
     func startReplayLog() {
-        self.replay = ReplayLog(session: self.clientSession.snapshot, tracker: self.tracker)
+        self.endReplayLog()
+        self.replay = ReplayLog(session: self.clientSession.snapshot, tracker: self.tracker,
+                                storage: self.socket.scratch.replayBuffers.take())
     }
 
     /// The server connection was terminated before any result (see `ReplyOpening.terminated`): restore the session as it was before these messages and
@@ -181,7 +190,7 @@ extension ClientConnectionHandler {
         _ = self.lease.end(server)
         self.restore(replay)
         // Logged again from scratch by the relay (the new connection starts a new lease).
-        self.replay = nil
+        self.endReplayLog()
         service.metrics.transparentRetries.increment()
         self.runtime.logger.info("server connection terminated before answering; retrying on another", metadata: [
             "service": "\(service.name)", "client": "\(self.remoteAddress)", "host": "\(server.host)",

@@ -1,5 +1,6 @@
 import DataPlane
 import NIOCore
+import ProxySession
 
 /// What a `RelaySocket` reports to the connection that owns it; called on the socket's loop.
 protocol RelaySocketDelegate: AnyObject, SendableMetatype {
@@ -32,7 +33,7 @@ final class RelaySocket<Delegate: RelaySocketDelegate>: EventHandler, @unchecked
     private unowned(unsafe) let delegate: Delegate
     private var delegateOwner: Delegate?
     /// The loop's buffer for received bytes, shared by its sockets: an idle connection holds none.
-    private unowned(unsafe) let scratch: LoopScratch
+    unowned(unsafe) let scratch: LoopScratch
     private var gathered: ByteBuffer?
     private var moreGathered: [ByteBuffer] = []
     /// Where several gathered pieces are joined; kept, so joining allocates only while a send still holds it.
@@ -182,6 +183,8 @@ final class RelaySocket<Delegate: RelaySocketDelegate>: EventHandler, @unchecked
 /// Per-loop state of the relay's sockets.
 final class LoopScratch {
     var buffer = ByteBufferAllocator().buffer(capacity: 4096)
+    /// Storage for the replay logs of the loop's clients (see `ReplayLog`).
+    var replayBuffers = ReplayBufferPool()
 
     /// The loop's scratch, made on first use (on the loop).
     static func of(_ loop: RelayLoop) -> LoopScratch {

@@ -142,3 +142,47 @@ private func statement(_ number: Int) -> ClientPreparedStatement {
         #expect(log.emptied.retriedStalePlan)
     }
 }
+
+@Suite struct ReplayBufferPoolTests {
+    @Test func aLogsBufferIsReusedWithoutAllocating() {
+        var pool = ReplayBufferPool()
+        // As the relay does it: a log while the first reply is awaited, its buffer given back when it ends.
+        var replay: ReplayLog? = ReplayLog(session: TransactionPoolingSession().snapshot, tracker: TransactionTracker(),
+                                           storage: pool.take())
+        _ = replay!.append(ByteBuffer(string: "SELECT 1"))
+        let first = replay!.storage.withUnsafeReadableBytes { UnsafeRawPointer($0.baseAddress) }
+        if let log = replay {
+            replay = nil
+            pool.giveBack(log.storage)
+        }
+        replay = ReplayLog(session: TransactionPoolingSession().snapshot, tracker: TransactionTracker(), storage: pool.take())
+        #expect(replay!.size == 0)
+        _ = replay!.append(ByteBuffer(string: "SELECT 2"))
+        // The same storage: the second log copied into the buffer the first one gave back.
+        let second = replay!.storage.withUnsafeReadableBytes { UnsafeRawPointer($0.baseAddress) }
+        #expect(second == first)
+        #expect(String(buffer: replay!.bytesToReplay(followedBy: nil)) == "SELECT 2")
+    }
+
+    @Test func keepsABoundedNumberOfSmallBuffers() {
+        var pool = ReplayBufferPool()
+        var big = ByteBuffer()
+        big.reserveCapacity(ReplayBufferPool.maximumKeptCapacity + 1)
+        pool.giveBack(big)
+        #expect(pool.count == 0)
+        for _ in 0..<(ReplayBufferPool.maximumKept + 10) {
+            var small = ByteBuffer()
+            small.reserveCapacity(64)
+            pool.giveBack(small)
+        }
+        #expect(pool.count == ReplayBufferPool.maximumKept)
+    }
+
+    @Test func theLogCopiesSoTheReadBufferIsNotKept() {
+        var read = ByteBuffer(string: "QSELECT 1")
+        var log = ReplayLog(session: TransactionPoolingSession().snapshot, tracker: TransactionTracker())
+        _ = log.append(read.getSlice(at: 0, length: 9)!)
+        read.setString("XXXXXXXXX", at: 0)
+        #expect(String(buffer: log.bytesToReplay(followedBy: nil)) == "QSELECT 1")
+    }
+}
