@@ -144,6 +144,12 @@ final class NotificationHub: @unchecked Sendable {
         _ = self.eventLoop.scheduleTask(in: .seconds(1)) { self.connect() }
     }
 
+    /// A reload changed the service's backend: the listener connection moves to the new one (closed here, it is
+    /// opened again as after a loss, and LISTENs to every channel there). Notifications sent meanwhile are lost.
+    func backendChanged() {
+        self.eventLoop.execute { self.listener?.close() }
+    }
+
     /// A NotificationResponse (the whole message) on `channel`: to every client listening on it.
     func received(_ message: ByteBuffer, channel: String) {
         let recipients = self.lock.withLock {

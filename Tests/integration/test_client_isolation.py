@@ -13,6 +13,7 @@ the previous one used:
 from __future__ import annotations
 
 import asyncio
+import copy
 import random
 import secrets
 import socket
@@ -27,7 +28,7 @@ import psycopg2
 import pytest
 
 import pgwire
-from conftest import metric
+from conftest import metric, wait_until
 
 TX = dict(pool_mode="transaction")
 
@@ -588,3 +589,33 @@ def test_listener_connection_comes_back_after_pg_terminate_backend(proxy, pg):
         listening = pg.super_exec("SELECT count(*) FROM pg_stat_activity WHERE usename = 'heal7_app' "
                                   "AND backend_type = 'client backend' AND pid = %s", params=(int(rows[0]["backend_pid"]),))
         assert listening == [(1,)]
+
+
+@pytest.mark.timeout(60)
+def test_listener_connection_follows_a_reload_that_changes_the_backend(proxy, pg):
+    """A reload that points the service at another backend (here another role) moves the listener connection
+    there too: the old one closes, LISTEN is repeated on the new one, and notifications keep arriving."""
+    px = proxy(pool_size=2, defaults_extra={"health_check": {"interval": "0s"}}, **TX)
+    with px.connect() as c:
+        c.execute("LISTEN moved")
+        wait_until(lambda: len(_listener_rows(px)) == 1, 10, interval=0.05, what="a listener connection")
+        cfg = copy.deepcopy(px.config)
+        cfg["services"]["saju_service"]["backend"] = (
+            f"postgresql://heal7_md5:{pg.md5_password}@127.0.0.1:{pg.port}/heal7")
+        before = px.reload_count("success")
+        px.reload(cfg)
+        wait_until(lambda: px.reload_count("success") > before, 10, interval=0.05, what="the reload")
+        # The old role's connections (the listener's among them) all close; the listener is back, as the new role.
+        wait_until(lambda: pg.backends(role="heal7_app") == 0, 15, interval=0.1,
+                   what="no server connection of the old backend's role")
+        wait_until(lambda: len(_listener_rows(px)) == 1, 15, interval=0.1, what="a listener connection again")
+        with px.connect() as notifier:
+            got = []
+            for k in range(25):  # its LISTEN may still be on the way: what is sent before it is lost
+                notifier.execute(f"NOTIFY moved, 'after-{k}'")
+                got = [(n.channel, n.payload) for n in c.notifies(timeout=0.4, stop_after=1)]
+                if got:
+                    break
+            assert got and got[0][0] == "moved" and got[0][1].startswith("after-"), got
+        pid = int(_listener_rows(px)[0]["backend_pid"])
+        assert pg.super_exec("SELECT usename FROM pg_stat_activity WHERE pid = %s", params=(pid,)) == [("heal7_md5",)]
