@@ -24,7 +24,10 @@ extension ClientConnectionHandler {
                     return self.failAndClose(.fatal(.protocolViolation, error.description))
                 }
                 guard let request else { return }
-                if case .startup = request { self.noteTLS(in: &machine) }
+                if case .startup(let packet) = request {
+                    self.startupMessage = packet  // kept until the login ends (the log of a failed login names its user)
+                    self.noteTLS(in: &machine)
+                }
                 actions = machine.received(request)
             } else {
                 let frame: Frame?
@@ -156,6 +159,8 @@ extension ClientConnectionHandler {
         }
         self.clientSession.begin(startupSettings: service.canonicalSettings(
             SessionSettings(startupParameters: self.startupMessage.parameters, serverReported: reported)))
+        // Its settings live on in the session; an idle client should not keep the packet too.
+        self.startupMessage = StartupMessage(parameters: [])
         if let kept, let serverKey = kept.backendKey {
             self.proxyKey = self.runtime.cancelRegistry.makeKey(processID: serverKey.processID)
             // The client's startup settings go first, ahead of anything it sends.

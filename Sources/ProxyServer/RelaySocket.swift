@@ -43,7 +43,8 @@ final class RelaySocket<Delegate: RelaySocketDelegate>: EventHandler, @unchecked
     /// Look at the first byte before reading it: a TLS handshake record (0x16) goes to OpenSSL, not the delegate.
     var sniffsDirectTLS = false
     private(set) var isClosed = false
-    let allocator = ByteBufferAllocator()
+    /// Shared: an allocator is four function pointers, which every socket would otherwise carry.
+    var allocator: ByteBufferAllocator { relaySocketAllocator }
 
     init(descriptor: CInt, loop: RelayLoop, delegate: Delegate) {
         self.connection = SocketConnection(descriptor: descriptor, loop: loop)
@@ -179,6 +180,8 @@ final class RelaySocket<Delegate: RelaySocketDelegate>: EventHandler, @unchecked
         self.delegateOwner = nil
     }
 }
+
+private let relaySocketAllocator = ByteBufferAllocator()
 
 /// Per-loop state of the relay's sockets.
 final class LoopScratch {

@@ -7,7 +7,7 @@ import asyncpg
 import psycopg
 import pytest
 
-from conftest import connect_error, free_port
+from conftest import connect_error, free_port, wait_until
 
 
 def query_error(px):
@@ -36,6 +36,10 @@ def test_wrong_password(proxy, method):
     err = connect_error(px.url(password="wrong-password"))
     assert err.sqlstate == "28P01", repr(err)
     assert isinstance(err, asyncpg.exceptions.InvalidPasswordError)
+    # The log line names the user who failed.
+    wait_until(lambda: "authentication failed" in px.stderr_text(), 5, what="the failed login's log line")
+    line = next(l for l in px.stderr_text().splitlines() if "authentication failed" in l)
+    assert "user=app" in line, line
     # and the right one works, with the same method
     with px.connect() as c:
         assert c.execute("SELECT 1").fetchone() == (1,)

@@ -14,10 +14,33 @@ import psycopg.errors
 import pytest
 
 import pgwire
-from conftest import PSQL, pgbench_command, pgbench_counts
+from conftest import PSQL, pgbench_command, pgbench_counts, wait_until
 from pgwire import RawConn
 
 OPENSSL = "openssl"
+
+
+def cancel_pg_sleep(c, running) -> float:
+    """`SELECT pg_sleep(10)` on psycopg connection `c`, cancelled from another thread once `running()` says the
+    server runs it: asserts 57014 and returns how long it took."""
+    def cancel():
+        wait_until(running, 15, interval=0.02, what="pg_sleep running")
+        c.cancel()
+
+    canceller = threading.Thread(target=cancel)
+    canceller.start()
+    t0 = time.monotonic()
+    with pytest.raises(psycopg.errors.QueryCanceled) as info:
+        c.execute("SELECT pg_sleep(10)")
+    canceller.join(10)
+    assert info.value.sqlstate == "57014"
+    return time.monotonic() - t0
+
+
+def pg_sleep_running(pg) -> bool:
+    (n,), = pg.super_exec("SELECT count(*) FROM pg_stat_activity WHERE state = 'active'"
+                          " AND query LIKE 'SELECT pg_sleep(10)%%'")
+    return n == 1
 
 
 def run(*args: str, cwd: Path) -> None:
@@ -323,7 +346,6 @@ def test_sighup_reloads_certificates_and_a_bad_file_keeps_the_old_one(proxy, cer
     live_key.write_bytes((certs / "server2.key").read_bytes())
     before = px.reload_count("success")
     px.reload()
-    from conftest import wait_until
     wait_until(lambda: px.reload_count("success") > before, 10, what="reload")
     assert server_certificate_serial(px.port) == "serial=07D2"  # 2002
     assert kept.execute("SELECT 'kept'").fetchone() == ("kept",)  # the session from before is untouched
@@ -554,19 +576,7 @@ def test_cancel_request_to_a_tls_backend_goes_over_tls(proxy, tls_cluster, tap):
                                      " AND state = 'active'")
             return n == 1
 
-        def cancel():
-            from conftest import wait_until
-            wait_until(sleeping, 15, interval=0.02, what="pg_sleep running")
-            c.cancel()
-
-        canceller = threading.Thread(target=cancel)
-        canceller.start()
-        t0 = time.monotonic()
-        with pytest.raises(psycopg.errors.QueryCanceled) as info:
-            c.execute("SELECT pg_sleep(10)")
-        canceller.join(10)
-        assert info.value.sqlstate == "57014"
-        assert time.monotonic() - t0 < 8
+        assert cancel_pg_sleep(c, sleeping) < 8
         assert c.execute("SELECT 'usable'").fetchone() == ("usable",)
     seen = tap.seen()
     new = seen[len(before):]
@@ -661,20 +671,7 @@ def test_backend_sslnegotiation_direct_through_a_second_proxy(proxy, pg, certs):
         a = proxy(services={"chain": {"backend": backend, "health_check": {"interval": "1h"}}})
         with a.connect("chain") as c:
             assert c.execute("SELECT count(*) >= 0 FROM users").fetchone() == (True,)  # B routes it
-            from conftest import wait_until
-
-            def sleeping():
-                (n,), = pg.super_exec("SELECT count(*) FROM pg_stat_activity WHERE state = 'active'"
-                                      " AND query LIKE 'SELECT pg_sleep(10)%%'")
-                return n == 1
-
-            canceller = threading.Thread(target=lambda: (wait_until(sleeping, 15, interval=0.02), c.cancel()))
-            canceller.start()
-            t0 = time.monotonic()
-            with pytest.raises(psycopg.errors.QueryCanceled):
-                c.execute("SELECT pg_sleep(10)")
-            canceller.join(10)
-            assert time.monotonic() - t0 < 8
+            assert cancel_pg_sleep(c, lambda: pg_sleep_running(pg)) < 8
         seen = tap.seen()
         assert len(seen) >= 2, seen  # the pool's connection and the cancel's
         # a TLS handshake record (0x16, version 3.x) as the very first bytes of every connection
@@ -752,18 +749,7 @@ def test_backend_sslmode_prefer_falls_back_to_plaintext_after_a_failed_handshake
             assert c.execute("SELECT 1").fetchone() == (1,)
             logins = tap.seen()
             assert logins[:2] == [SSL_REQUEST, logins[1]] and logins[1][4:8] == STARTUP_V3_HEADER_CODE, logins
-            from conftest import wait_until
-
-            def sleeping():
-                (n,), = pg.super_exec("SELECT count(*) FROM pg_stat_activity WHERE state = 'active'"
-                                      " AND query LIKE 'SELECT pg_sleep(10)%%'")
-                return n == 1
-
-            canceller = threading.Thread(target=lambda: (wait_until(sleeping, 15, interval=0.02), c.cancel()))
-            canceller.start()
-            with pytest.raises(psycopg.errors.QueryCanceled):
-                c.execute("SELECT pg_sleep(10)")
-            canceller.join(10)
+            cancel_pg_sleep(c, lambda: pg_sleep_running(pg))
         cancels = tap.seen()[len(logins):]
         assert cancels[0] == SSL_REQUEST and cancels[1] == CANCEL_REQUEST_HEADER, cancels
         # require gives up instead
