@@ -59,18 +59,12 @@ final class ServerConnection: RelaySocketDelegate, @unchecked Sendable {  // use
     var session: ServerSessionState
     /// Cancels in flight to this connection's backend, and a release waiting for them.
     private var cancelHold = CancelHold()
-    /// Since the lease, the server has sent nothing but replies that precede results (ParseComplete,
-    /// BindComplete, descriptions...): they are held back, so that if a "terminating connection" follows,
-    /// the client's messages can go to another server connection as if nothing happened.
-    private var awaitingFirstResult = false
+    /// Until results begin, replies that precede them (ParseComplete, BindComplete, descriptions...) are held
+    /// back, so that if a "terminating connection" follows, the client's messages can go to another server
+    /// connection as if nothing happened (see `FirstReplyGate`).
+    private var firstReply = FirstReplyGate()
     /// The last message relayed was an ErrorResponse (a FATAL, when the connection then closes).
     private var lastMessageWasError = false
-    private var heldPreamble: ByteBuffer?
-    /// How much of `heldPreamble`, from its start, is known to be preamble.
-    private var heldPreambleLength = 0
-    /// Replies held back for a possible retry, at most: beyond it (a long pipeline of Parse/Bind) they are
-    /// relayed, and the transaction is no longer retried transparently.
-    static let maximumHeldReplies = 64 * 1024
 
     /// The backend settings this connection logged in with (a reload may change the service's meanwhile).
     let backend: BackendURL
@@ -165,28 +159,21 @@ final class ServerConnection: RelaySocketDelegate, @unchecked Sendable {  // use
         switch self.phase {
         case .leased(let client):
             var buffer = buffer
-            if self.awaitingFirstResult {
-                var judged = buffer.readerIndex
-                if var held = self.heldPreamble {
-                    self.heldPreamble = nil
-                    judged = held.readerIndex + self.heldPreambleLength  // only what follows the preamble needs a look
-                    held.writeImmutableBuffer(buffer)
-                    buffer = held
-                }
-                var preambleEnd = judged
-                switch ReplyOpening.classify(buffer, from: judged, preambleEnd: &preambleEnd) {
-                case .preambleOnly where client.mayHoldReplies && buffer.readableBytes <= Self.maximumHeldReplies:
-                    self.heldPreamble = buffer
-                    self.heldPreambleLength = preambleEnd - buffer.readerIndex
+            if self.firstReply.isJudging {
+                switch self.firstReply.received(buffer, mayHold: client.mayHoldReplies) {
+                case .held:
                     return
-                case .terminated where client.serverTerminatedBeforeAnswering(self):
+                case .pass(let replies):
+                    buffer = replies
+                case .judged(.terminated, _) where client.serverTerminatedBeforeAnswering(self):
                     // Nothing of the client's committed: it goes on with another connection; this one is done.
                     self.phase = .closed
                     return self.socket?.close() ?? ()
-                case .stalePlan where client.retryAfterStalePlan(self, replies: buffer):
+                case .judged(.stalePlan, let replies) where client.retryAfterStalePlan(self, replies: replies):
                     return
-                case .terminated, .answered, .stalePlan, .preambleOnly:
-                    self.awaitingFirstResult = false
+                case .judged(_, let replies):
+                    buffer = replies
+                    self.firstReply.resultsBegan()
                     client.serverStartedAnswering()
                 }
             }
@@ -343,8 +330,7 @@ final class ServerConnection: RelaySocketDelegate, @unchecked Sendable {  // use
     func lease(to client: ClientConnectionHandler) {
         precondition(self.eventLoop.inEventLoop)
         self.phase = .leased(client)
-        self.awaitingFirstResult = true
-        self.heldPreamble = nil
+        self.firstReply.begin()
         self.lastMessageWasError = false
     }
 
@@ -368,8 +354,7 @@ final class ServerConnection: RelaySocketDelegate, @unchecked Sendable {  // use
 
     /// A retry on this same connection: its replies are held back again until results begin.
     func restartLease() {
-        self.awaitingFirstResult = true
-        self.heldPreamble = nil
+        self.firstReply.begin()
     }
 
 
