@@ -98,18 +98,37 @@ extension ClientConnectionHandler {
         }
         service.metrics.checkoutFailures.increment()
         self.runtime.logger.warning("no server connection", metadata: ["service": "\(service.name)", "client": "\(self.remoteAddress)", "sqlstate": "\(fields.sqlState)"])
-        guard case .ready = self.phase, !self.tracker.hasUnsyncedMessages else {
+        // Messages the relay stopped at (they depend on the server connection they land on) are answered with the
+        // error too, and dropped: run later, their replies would answer the client's next statements.
+        let waiting = Self.syncPoints(in: self.inbound)
+        guard case .ready = self.phase, !self.tracker.hasUnsyncedMessages, let waitingSyncPoints = waiting else {
             var fatal = fields
             fatal.severity = "FATAL"
             return self.failAndClose(fatal)
         }
         self.outbox = nil
+        self.inbound = nil
+        self.endReplayLog()
         var writer = MessageWriter(buffer: self.allocator.buffer(capacity: 256))
         writer.writeError(fields)
-        for _ in 0..<max(1, self.tracker.pendingSyncPoints) { writer.writeReadyForQuery(.idle) }
+        for _ in 0..<max(1, self.tracker.pendingSyncPoints + waitingSyncPoints) { writer.writeReadyForQuery(.idle) }
         self.tracker.reset()
         self.queryStarted = nil
         self.send(writer.buffer)
+    }
+
+    /// How many sync points (Query, Sync, FunctionCall) the unread client bytes hold; nil unless they end exactly
+    /// after one (a message after the last sync point, or an incomplete or invalid one, cannot be answered now).
+    static func syncPoints(in unread: ByteBuffer?) -> Int? {
+        guard let unread else { return 0 }
+        var scanner = FrontendStreamScanner(startingAt: unread.readerIndex)
+        var count = 0
+        var endsAtSyncPoint = true
+        while let message = try? scanner.next(in: unread) {
+            endsAtSyncPoint = message.isSyncPoint
+            if endsAtSyncPoint { count += 1 }
+        }
+        return endsAtSyncPoint && scanner.index == unread.writerIndex ? count : nil
     }
 
     // MARK: Relay, server -> client (called by the lent ServerConnection, on our loop)

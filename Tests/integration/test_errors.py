@@ -115,6 +115,28 @@ def test_pool_exhausted_checkout_timeout(proxy, pg):
         holder.close()
 
 
+@pytest.mark.parametrize("waiting_statement", ["SET application_name = 'waited'", "DEALLOCATE ALL"])
+def test_a_session_command_that_waited_in_vain_is_not_run_later(proxy, waiting_statement):
+    """Transaction pooling: a session command (it waits for a server connection before it is relayed) that gets
+    the checkout_timeout error is answered once and dropped. It used to stay queued and run before the client's
+    next statement, whose reply then answered the wrong query."""
+    px = proxy(pool_size=1, checkout_timeout="500ms", pool_mode="transaction")
+    holder = px.connect(autocommit=False)
+    try:
+        holder.execute("SELECT 1")  # the only server connection is lent out
+        with px.connect() as c:
+            with pytest.raises(psycopg.OperationalError) as info:
+                c.execute(waiting_statement)
+            assert info.value.sqlstate in ("08006", "57P03"), repr(info.value)
+            holder.commit()
+            # The client is in step: each query gets its own answer.
+            assert c.execute("SELECT 7").fetchone() == (7,)
+            assert c.execute("SELECT current_setting('application_name')").fetchone() != ("waited",)
+            assert c.execute("SELECT 8").fetchone() == (8,)
+    finally:
+        holder.close()
+
+
 def test_backend_unreachable(proxy, pg):
     dead = free_port()  # nothing listens there
     px = proxy(checkout_timeout="3s", services={
