@@ -42,6 +42,12 @@ public struct AuthenticationRequestCheck: Sendable {
         return .allowed
     }
 
+    /// libpq started another connection attempt (the next host, or sslmode's second try): what the previous
+    /// server asked for says nothing about this one, which must ask again before an AuthenticationOk passes.
+    public mutating func connectionRestarted() {
+        self.methodRequested = false
+    }
+
     private mutating func judge(_ code: UInt32) -> String? {
         guard let (method, words) = RequiredAuthentication.method(ofRequest: code) else { return nil }
         if code == 0, self.methodRequested { return nil }

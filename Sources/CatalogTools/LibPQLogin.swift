@@ -12,6 +12,14 @@ struct LibPQLogin {
     func run(checking check: inout AuthenticationRequestCheck) throws(CatalogError) {
         var polling = PGRES_POLLING_WRITING
         while true {
+            // A state before authentication means a new attempt inside libpq's loop (multi-host,
+            // target_session_attrs, sslmode allow/prefer): the check starts over for that server.
+            switch PQstatus(self.connection) {
+            case CONNECTION_STARTED, CONNECTION_MADE, CONNECTION_SSL_STARTUP, CONNECTION_NEEDED:
+                check.connectionRestarted()
+            default:
+                break
+            }
             switch polling {
             case PGRES_POLLING_OK:
                 return

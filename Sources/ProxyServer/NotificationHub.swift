@@ -20,6 +20,8 @@ final class NotificationHub: @unchecked Sendable {
     private var published: ServerConnection?
     private var listener: ServerConnection?
     private var connecting = false
+    /// The backend changed while a listener connection was being opened: it is closed once open (and opened again).
+    private var staleConnect = false
     /// The service is closing: no listener connection any more.
     private var closed = false
     /// Channels the current listener connection has confirmed listening on (its LISTEN's ReadyForQuery came).
@@ -112,7 +114,12 @@ final class NotificationHub: @unchecked Sendable {
         ServerConnector.open(service: self.service, host: host, poolID: -1, eventLoop: self.eventLoop, loopIndex: 0)
             .whenComplete { result in
                 self.connecting = false
+                let stale = self.staleConnect
+                self.staleConnect = false
                 switch result {
+                case .success(let server) where stale:
+                    server.close()
+                    self.connect()
                 case .success(let server):
                     self.listener = server
                     self.lock.withLock { self.published = server }
@@ -147,7 +154,11 @@ final class NotificationHub: @unchecked Sendable {
     /// A reload changed the service's backend: the listener connection moves to the new one (closed here, it is
     /// opened again as after a loss, and LISTENs to every channel there). Notifications sent meanwhile are lost.
     func backendChanged() {
-        self.eventLoop.execute { self.listener?.close() }
+        self.eventLoop.execute {
+            // One being opened still goes to the old backend: it is closed as soon as it is open.
+            if self.connecting { self.staleConnect = true }
+            self.listener?.close()
+        }
     }
 
     /// A NotificationResponse (the whole message) on `channel`: to every client listening on it.

@@ -183,7 +183,7 @@ final class Service: @unchecked Sendable {
         }
         if old.backend != settings.backend || searchPathChanged {
             self.pool.retireAllConnections()
-            self.notifications.backendChanged()
+            if old.backend != settings.backend { self.notifications.backendChanged() }
             self.serverParameters = nil
             changes.append(old.backend != settings.backend ? "backend" : "search_path")
         }

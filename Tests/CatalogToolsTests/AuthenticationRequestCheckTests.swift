@@ -37,6 +37,19 @@ private let parameterStatus: [UInt8] = [UInt8(ascii: "S"), 0, 0, 0, 8, 0x61, 0, 
         #expect(scram.inspect(request(12, extra: [3]) + request(0) + parameterStatus) == .allowed)
     }
 
+    @Test func aNewConnectionAttemptMustAskAgain() throws {
+        // The first host ran SCRAM (and was then dropped, e.g. by target_session_attrs); the next one sends
+        // AuthenticationOk at once: that is no authentication, which scram-sha-256 refuses.
+        var sm = try check("scram-sha-256")
+        #expect(sm.inspect(request(10, extra: Array("SCRAM-SHA-256".utf8) + [0, 0])) == .allowed)
+        sm.connectionRestarted()
+        guard case .refused(let why) = sm.inspect(request(0) + parameterStatus) else {
+            Issue.record("a bare AuthenticationOk on the next attempt was allowed")
+            return
+        }
+        #expect(why.contains("(none)"))
+    }
+
     @Test func everyRequestInTheBytesIsJudged() throws {
         // a SASL request with a cleartext request pipelined behind it
         var sm = try check("scram-sha-256")
