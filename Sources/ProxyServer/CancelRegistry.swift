@@ -45,7 +45,8 @@ final class CancelRegistry: @unchecked Sendable {
                     "service": "\(service.name)", "host": "\(host)", "reason": "\(reason)",
                 ])
             }
-            CancelRequestSender.send(serverKey, to: host, tls: service.settings.backend.tls, on: server.eventLoop,
+            // The TLS settings the connection logged in with: the server expects its cancel the same way.
+            CancelRequestSender.send(serverKey, to: host, tls: server.backend.tls, on: server.eventLoop,
                                      log: log) { server.cancelFinished() }
         }
     }

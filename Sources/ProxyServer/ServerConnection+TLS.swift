@@ -18,7 +18,8 @@ extension ServerConnection {
             writer.writeSSLRequest()
             socket.send(writer.buffer)
         case .startHandshake:
-            let settings = self.service.settings.backend.tls
+            // The settings this connection logs in with, not the service's current ones (a reload may be under way).
+            let settings = self.backend.tls
             if let failure = BackendTLSContexts.startHandshake(on: socket.connection, host: self.host,
                                                                 settings: settings) {
                 return self.failStartup(.tls(failure))

@@ -83,23 +83,23 @@ struct ServerConnector {
         mayLearnSearchPath: Bool = false
     ) -> EventLoopFuture<ServerConnection> {
         eventLoop.flatSubmit {
-            let policy = service.settings.backend.tls.policy
             let deadline = NIODeadline.now() + service.settings.connectTimeout.timeAmount
             return Self.open(service: service, host: host, poolID: poolID, eventLoop: eventLoop, loopIndex: loopIndex,
-                             mayLearnSearchPath: mayLearnSearchPath,
-                             attempt: policy.firstAttempt(overUnixSocket: host.isSocketDirectory), isRetry: false,
-                             deadline: deadline)
+                             mayLearnSearchPath: mayLearnSearchPath, attempt: nil, isRetry: false, deadline: deadline)
         }
     }
 
+    /// `attempt`: nil for the first, which the backend settings the connection logs in with decide.
     private static func open(
         service: Service, host: HostAndPort, poolID: Int, eventLoop: RelayLoop, loopIndex: Int,
-        mayLearnSearchPath: Bool, attempt: ServerTLSAttempt, isRetry: Bool, deadline: NIODeadline
+        mayLearnSearchPath: Bool, attempt: ServerTLSAttempt?, isRetry: Bool, deadline: NIODeadline
     ) -> EventLoopFuture<ServerConnection> {
         let timeout = service.settings.connectTimeout
-        let tls = service.settings.backend.tls
         let server = ServerConnection(service: service, poolID: poolID, host: host, eventLoop: eventLoop,
                                       loopIndex: loopIndex, mayLearnSearchPath: mayLearnSearchPath)
+        // One reading of the settings for the whole attempt (a reload may change the service's meanwhile).
+        let tls = server.backend.tls
+        let attempt = attempt ?? tls.policy.firstAttempt(overUnixSocket: host.isSocketDirectory)
         server.tlsNegotiation = ServerTLSNegotiation(attempt: attempt, settingText: "sslmode=\(tls.mode.rawValue)")
         let promise = eventLoop.makePromise(of: ServerConnection.self)
         let timer = eventLoop.scheduleTask(deadline: deadline) {
