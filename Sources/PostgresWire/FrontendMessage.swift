@@ -26,7 +26,8 @@ public struct FrontendMessage: Sendable, Equatable {
 
     /// Whether the message ends what the server answers with one ReadyForQuery (a sync point).
     public var isSyncPoint: Bool {
-        self.id == FrontendMessageID.sync || self.id == FrontendMessageID.query || self.id == FrontendMessageID.functionCall
+        self.id == FrontendMessageID.sync || self.id == FrontendMessageID.query
+            || self.id == FrontendMessageID.functionCall
     }
 }
 

@@ -49,7 +49,8 @@ public struct FrontendStreamScanner {
             guard let portalEnd = nul(from: frame.payloadStart), let nameEnd = nul(from: portalEnd + 1) else { break }
             message.statementName = (portalEnd + 1)..<nameEnd
         case FrontendMessageID.describe, FrontendMessageID.close:
-            guard frame.payloadLength >= 2, buffer.getInteger(at: frame.payloadStart, as: UInt8.self) == UInt8(ascii: "S"),
+            guard frame.payloadLength >= 2,
+                  buffer.getInteger(at: frame.payloadStart, as: UInt8.self) == UInt8(ascii: "S"),
                   let nameEnd = nul(from: frame.payloadStart + 1) else { break }
             message.statementName = (frame.payloadStart + 1)..<nameEnd
         default:

@@ -80,8 +80,8 @@ extension ClientConnectionHandler {
                 if id == FrontendMessageID.parse, handling != .replaced { self.clientSession.forwarded(id) }
                 if id == FrontendMessageID.parse, self.poolMode == .transaction, handling != .replaced,
                    message.namesUnnamedStatement {
-                    self.clientSession.remember(unnamed: replacement ?? buffer.getSlice(at: frame.start, length: frame.totalLength)!,
-                                  effects: self.clientSession.pendingUnnamedEffects)
+                    let parse = replacement ?? buffer.getSlice(at: frame.start, length: frame.totalLength)!
+                    self.clientSession.remember(unnamed: parse, effects: self.clientSession.pendingUnnamedEffects)
                     self.clientSession.pendingUnnamedEffects = []
                 }
             case FrontendMessageID.bind, FrontendMessageID.describe, FrontendMessageID.close:

@@ -18,7 +18,9 @@ public struct ReplayLog: Sendable {
     public var retriedStalePlan = false
 
     /// `storage`: a buffer to log into (see `ReplayBufferPool`); it is cleared.
-    public init(session: TransactionPoolingSession.Snapshot, tracker: TransactionTracker, storage: ByteBuffer = ByteBuffer()) {
+    public init(
+        session: TransactionPoolingSession.Snapshot, tracker: TransactionTracker, storage: ByteBuffer = ByteBuffer()
+    ) {
         self.session = session
         self.tracker = tracker
         self.storage = storage
@@ -71,9 +73,8 @@ public struct ReplayBufferPool {
 
     /// Keeps `buffer` for `take` (when not full, and the buffer is not a big statement's).
     public mutating func giveBack(_ buffer: ByteBuffer) {
-        guard self.spare.count < Self.maximumKept, buffer.capacity <= Self.maximumKeptCapacity, buffer.capacity > 0 else {
-            return
-        }
+        guard self.spare.count < Self.maximumKept, buffer.capacity > 0,
+              buffer.capacity <= Self.maximumKeptCapacity else { return }
         self.spare.append(buffer)
     }
 }

@@ -25,7 +25,9 @@ public struct RewriteStage {
     public init() {}
 
     /// The statement text at `text` in `buffer` with table names rewritten; nil when it stays as it is.
-    public mutating func rewrittenText(_ text: Range<Int>, in buffer: ByteBuffer, with rewriter: SchemaRewriter) -> [UInt8]? {
+    public mutating func rewrittenText(
+        _ text: Range<Int>, in buffer: ByteBuffer, with rewriter: SchemaRewriter
+    ) -> [UInt8]? {
         let outcome = buffer.withBytes(of: text) {
             rewriter.rewrite($0, memo: &self.shapeMemo, unmapped: &self.lastUnmapped)
         }
@@ -38,7 +40,8 @@ public struct RewriteStage {
         _ frame: Frame, text: Range<Int>, in buffer: ByteBuffer, with rewriter: SchemaRewriter
     ) -> ByteBuffer? {
         let message = frame.start..<(frame.start + frame.totalLength)
-        if let last = self.last, last.rewriter == rewriter.identity, buffer.withBytes(of: message, { last.came(as: $0) }) {
+        if let last = self.last, last.rewriter == rewriter.identity,
+           buffer.withBytes(of: message, { last.came(as: $0) }) {
             rewriter.countRepeatedRewrite(unmapped: last.unmapped)
             return last.sent
         }
@@ -60,7 +63,9 @@ public struct RewriteStage {
     }
 
     /// The Query or Parse message `frame` with its text at `text` replaced by `newText`.
-    public static func replacing(_ text: Range<Int>, of frame: Frame, in buffer: ByteBuffer, with newText: [UInt8]) -> ByteBuffer {
+    public static func replacing(
+        _ text: Range<Int>, of frame: Frame, in buffer: ByteBuffer, with newText: [UInt8]
+    ) -> ByteBuffer {
         var message = ByteBuffer()
         message.reserveCapacity(frame.totalLength + newText.count + 16)
         Self.replacing(text, of: frame, in: buffer, with: newText, into: &message)
@@ -68,17 +73,20 @@ public struct RewriteStage {
     }
 
     private static func replacing(
-        _ text: Range<Int>, of frame: Frame, in buffer: ByteBuffer, with newText: [UInt8], into message: inout ByteBuffer
+        _ text: Range<Int>, of frame: Frame, in buffer: ByteBuffer, with newText: [UInt8],
+        into message: inout ByteBuffer
     ) {
         var writer = MessageWriter(buffer: message)
         message = ByteBuffer()  // the writer holds the only reference while it writes
         writer.writeMessage(frame.id) { out in
             if frame.id == FrontendMessageID.parse {
-                out.writeImmutableBuffer(buffer.getSlice(at: frame.payloadStart, length: text.lowerBound - frame.payloadStart)!)
+                let name = buffer.getSlice(at: frame.payloadStart, length: text.lowerBound - frame.payloadStart)!
+                out.writeImmutableBuffer(name)
             }
             out.writeBytes(newText)
             // The NUL and, for Parse, the parameter type OIDs.
-            out.writeImmutableBuffer(buffer.getSlice(at: text.upperBound, length: frame.start + frame.totalLength - text.upperBound)!)
+            let end = frame.start + frame.totalLength
+            out.writeImmutableBuffer(buffer.getSlice(at: text.upperBound, length: end - text.upperBound)!)
         }
         message = writer.buffer
     }
@@ -99,7 +107,9 @@ struct RepeatedStatement {
 
     func came(as message: UnsafeRawBufferPointer) -> Bool {
         self.received.readableBytes == message.count
-            && self.received.withUnsafeReadableBytes { memcmp($0.baseAddress!, message.baseAddress!, message.count) == 0 }
+            && self.received.withUnsafeReadableBytes {
+                memcmp($0.baseAddress!, message.baseAddress!, message.count) == 0
+            }
     }
 }
 
@@ -108,7 +118,8 @@ extension ByteBuffer {
     @inlinable
     public func withBytes<T>(of range: Range<Int>, _ body: (UnsafeRawBufferPointer) -> T) -> T {
         self.withUnsafeReadableBytes { bytes in
-            body(UnsafeRawBufferPointer(rebasing: bytes[(range.lowerBound - self.readerIndex)..<(range.upperBound - self.readerIndex)]))
+            let start = range.lowerBound - self.readerIndex
+            return body(UnsafeRawBufferPointer(rebasing: bytes[start..<(start + range.count)]))
         }
     }
 }

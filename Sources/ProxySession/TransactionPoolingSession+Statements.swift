@@ -11,7 +11,8 @@ extension TransactionPoolingSession {
     /// `name`. `catalogNumber` gives the service's number for `body`.
     public mutating func parseNamed(
         _ name: String, body: [UInt8], effects: [SessionCommand], catalogNumber: () -> Int,
-        server: inout ServerSessionState, filter: inout ResponseFilter, pendingSyncPoints: Int, write: (ByteBuffer) -> Void
+        server: inout ServerSessionState, filter: inout ResponseFilter, pendingSyncPoints: Int,
+        write: (ByteBuffer) -> Void
     ) {
         if self.preparedStatements[name] != nil {
             // PostgreSQL refuses a second Parse of a name in use (42P05, naming it). Let the server say exactly
@@ -19,7 +20,8 @@ extension TransactionPoolingSession {
             // The placeholder is deallocated before the connection serves another client.
             // The client's name is escaped if it could be mistaken for one of the proxy's.
             let serverName = ProxyStatementName.escapedClientName(name)
-            filter.expect(.parse(statement: ClientPreparedStatement.placeholder, clientName: nil, ordinal: self.parsesSinceSync),
+            let placeholder = ClientPreparedStatement.placeholder
+            filter.expect(.parse(statement: placeholder, clientName: nil, ordinal: self.parsesSinceSync),
                           clientPendingSyncPoints: pendingSyncPoints)
             write(Self.parseMessage(named: serverName, body: Array("SELECT 1".utf8) + [0, 0, 0]))
             write(Self.parseMessage(named: serverName, body: body))
@@ -39,7 +41,8 @@ extension TransactionPoolingSession {
             write(Self.closeAbsentStatement)
             self.closesSinceSync += 1
         } else {
-            self.closeIfUncertain(number, server: &server, filter: &filter, pendingSyncPoints: pendingSyncPoints, write: write)
+            self.closeIfUncertain(number, server: &server, filter: &filter, pendingSyncPoints: pendingSyncPoints,
+                                  write: write)
             server.statements.use(number)
             filter.expect(.parse(statement: number, clientName: name, ordinal: self.parsesSinceSync),
                           clientPendingSyncPoints: pendingSyncPoints)
@@ -53,13 +56,15 @@ extension TransactionPoolingSession {
     /// message would have got).
     public mutating func ensurePrepared(
         _ statement: ClientPreparedStatement,
-        server: inout ServerSessionState, filter: inout ResponseFilter, pendingSyncPoints: Int, write: (ByteBuffer) -> Void
+        server: inout ServerSessionState, filter: inout ResponseFilter, pendingSyncPoints: Int,
+        write: (ByteBuffer) -> Void
     ) {
         if server.statements.contains(statement.number) {
             server.statements.use(statement.number)
             return
         }
-        self.closeIfUncertain(statement.number, server: &server, filter: &filter, pendingSyncPoints: pendingSyncPoints, write: write)
+        self.closeIfUncertain(statement.number, server: &server, filter: &filter, pendingSyncPoints: pendingSyncPoints,
+                              write: write)
         filter.expect(.parse(statement: statement.number, clientName: nil, ordinal: self.parsesSinceSync),
                       clientPendingSyncPoints: pendingSyncPoints)
         server.statements.use(statement.number)
@@ -75,7 +80,8 @@ extension TransactionPoolingSession {
         filter: inout ResponseFilter, pendingSyncPoints: Int, write: (ByteBuffer) -> Void
     ) -> [SessionCommand]? {
         guard !self.unnamedStatementOnServer, let parse = self.unnamedStatement else { return nil }
-        filter.expect(.parse(statement: ClientPreparedStatement.unnamed, clientName: nil, ordinal: self.parsesSinceSync),
+        let unnamed = ClientPreparedStatement.unnamed
+        filter.expect(.parse(statement: unnamed, clientName: nil, ordinal: self.parsesSinceSync),
                       clientPendingSyncPoints: pendingSyncPoints)
         write(parse)
         self.parsesSinceSync += 1

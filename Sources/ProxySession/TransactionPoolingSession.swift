@@ -32,7 +32,8 @@ public struct TransactionPoolingSession: Sendable {
     /// A client's LISTEN as the shared server connection gets it: a LISTEN of a channel nobody uses, so the
     /// answer (tag, errors, an aborted transaction) is PostgreSQL's own; the service's listener connection does
     /// the real listening, and the shared connection gets `UNLISTEN *` at its next lease.
-    public static let listenStandIn = Array(("LISTEN " + SQLQuoting.identifier(ServerSessionState.listenStandInChannel)).utf8)
+    public static let listenStandIn =
+        Array(("LISTEN " + SQLQuoting.identifier(ServerSessionState.listenStandInChannel)).utf8)
 
     /// What one session command asks of the I/O shell besides the statement it sends.
     public struct CommandOutcome: Equatable, Sendable {
@@ -62,7 +63,9 @@ public struct TransactionPoolingSession: Sendable {
     /// Updates what the client's session holds and what `server` holds for one session command that runs on
     /// that server connection now. `singleStatement`: the command is the whole statement, so it may be
     /// replaced by another one.
-    public mutating func apply(_ command: SessionCommand, server: inout ServerSessionState, singleStatement: Bool) -> CommandOutcome {
+    public mutating func apply(
+        _ command: SessionCommand, server: inout ServerSessionState, singleStatement: Bool
+    ) -> CommandOutcome {
         self.desiredSettings.apply(command, startup: self.startupSettings)
         var outcome = CommandOutcome()
         switch command {
