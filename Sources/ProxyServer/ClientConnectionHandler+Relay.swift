@@ -81,8 +81,9 @@ extension ClientConnectionHandler {
                 if id == FrontendMessageID.parse, self.poolMode == .transaction, handling != .replaced,
                    message.namesUnnamedStatement {
                     let parse = replacement ?? buffer.getSlice(at: frame.start, length: frame.totalLength)!
-                    self.clientSession.remember(unnamed: parse, effects: self.clientSession.pendingUnnamedEffects)
-                    self.clientSession.pendingUnnamedEffects = []
+                    var effects: [SessionCommand] = []
+                    if case .passed(let carried) = handling { effects = carried }
+                    self.clientSession.remember(unnamed: parse, effects: effects)
                 }
             case FrontendMessageID.bind, FrontendMessageID.describe, FrontendMessageID.close:
                 if self.poolMode == .transaction {
@@ -213,8 +214,9 @@ extension ClientConnectionHandler {
     enum Handling: Equatable {
         /// Not a message this path deals with: it goes on as the client sent it (tables rewritten).
         case notMine
-        /// Dealt with, and it goes on exactly as the client sent it.
-        case passed
+        /// Dealt with, and it goes on exactly as the client sent it; an unnamed Parse's session commands, which
+        /// apply again wherever it is parsed again.
+        case passed(effects: [SessionCommand] = [])
         /// Dealt with: what replaces it was sent and the run of untouched bytes ends before it.
         case replaced
         /// It depends on the server connection it lands on, and none is lent yet.
@@ -262,8 +264,7 @@ extension ClientConnectionHandler {
 
         guard named else {
             guard let newText else {
-                if frame.id == FrontendMessageID.parse { self.clientSession.pendingUnnamedEffects = effects }
-                return .passed
+                return .passed(effects: frame.id == FrontendMessageID.parse ? effects : [])
             }
             let replacement = RewriteStage.replacing(text, of: frame, in: buffer, with: newText)
             self.emit(buffer, from: runStart, to: frame.start)
@@ -387,8 +388,7 @@ extension ClientConnectionHandler {
     /// (`PQprepare(conn, "", ...)` then `PQexecPrepared`): the client's last unnamed Parse goes first on the
     /// connection it lands on. Within one lease the server's own unnamed statement is the client's.
     func relayUnnamedStatementReference(_ frame: Frame, in buffer: ByteBuffer, runStart: inout Int) -> Handling {
-        guard frame.id != FrontendMessageID.close, !self.clientSession.unnamedStatementOnServer,
-              self.clientSession.unnamedStatement != nil else { return .notMine }
+        guard frame.id != FrontendMessageID.close, self.clientSession.mustParseUnnamedAgain else { return .notMine }
         guard let server = self.server else { return .waitForServer }
         self.emit(buffer, from: runStart, to: frame.start)
         runStart = frame.start
@@ -397,7 +397,7 @@ extension ClientConnectionHandler {
         self.serverNeedsFlush = true
         // Its session commands run where it is parsed again.
         for command in effects ?? [] { _ = self.apply(command, on: server, singleStatement: false) }
-        return .passed
+        return .passed()
     }
 
     /// One session command of the client's, on the server connection `server`: the session keeps track, the

@@ -79,7 +79,7 @@ extension TransactionPoolingSession {
     public mutating func parseUnnamedAgainIfNeeded(
         filter: inout ResponseFilter, pendingSyncPoints: Int, write: (ByteBuffer) -> Void
     ) -> [SessionCommand]? {
-        guard !self.unnamedStatementOnServer, let parse = self.unnamedStatement else { return nil }
+        guard self.mustParseUnnamedAgain, let parse = self.unnamedStatement else { return nil }
         let unnamed = ClientPreparedStatement.unnamed
         filter.expect(.parse(statement: unnamed, clientName: nil, ordinal: self.parsesSinceSync),
                       clientPendingSyncPoints: pendingSyncPoints)
@@ -87,6 +87,12 @@ extension TransactionPoolingSession {
         self.parsesSinceSync += 1
         self.unnamedStatementOnServer = true
         return self.unnamedStatementEffects
+    }
+
+    /// A Bind or Describe of the unnamed statement needs the client's last unnamed Parse sent first: the server
+    /// connection lent now does not hold it.
+    public var mustParseUnnamedAgain: Bool {
+        !self.unnamedStatementOnServer && self.unnamedStatement != nil
     }
 
     /// A Close of the client's named statement: forgotten here; on server connections it stays for other clients

@@ -17,9 +17,7 @@ public struct TransactionPoolingSession: Sendable {
     public private(set) var unnamedStatement: ByteBuffer?
     public private(set) var unnamedStatementEffects: [SessionCommand] = []
     /// Whether the server connection lent now holds `unnamedStatement` as the server's unnamed statement.
-    public var unnamedStatementOnServer = false
-    /// The effects of an unnamed Parse that goes on as sent; the relay remembers them with the statement.
-    public var pendingUnnamedEffects: [SessionCommand] = []
+    public internal(set) var unnamedStatementOnServer = false
     /// The client has LISTENed: the service's listener connection knows it.
     public private(set) var listensForNotifications = false
     /// Parse and Close messages sent to the server since the client's last sync point: their ordinals tell the
