@@ -56,9 +56,20 @@ class NoAliasDumper(yaml.SafeDumper):
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return free_ports(1)[0]
+
+
+def free_ports(count: int) -> list[int]:
+    """`count` distinct free ports: the sockets stay bound until all are chosen (one at a time, the kernel may hand
+    out the port it just took back)."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
 
 
 def lib(cmd: str, env: dict | None = None) -> subprocess.CompletedProcess:
@@ -364,7 +375,7 @@ def proxy(request, pg, tmp_path):
 
     def start(binary: str | None = None, **opts) -> Proxy:
         """`binary`: run this executable instead of schemaproxy_bin(); the other options go to build_config."""
-        port, mport = free_port(), free_port()
+        port, mport = free_ports(2)
         app_pw, admin_pw = secrets.token_hex(8), secrets.token_hex(8)
         cfg = build_config(pg, port, mport, app_pw, admin_pw, **opts)
         n = len(started)
